@@ -1,0 +1,146 @@
+"""Configuration classes, read from the environment when they are instantiated (never at import).
+
+``create_app`` takes one of the names in ``CONFIGS`` (or a class); every setting below comes from an
+environment variable of the same name unless noted, and every variable is documented in the README.
+"""
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or malformed; the process must not start."""
+
+
+def _env(name, default=None):
+    value = os.environ.get(name)
+    return default if value is None or value.strip() == "" else value.strip()
+
+
+def _env_int(name, default):
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {value!r}") from exc
+
+
+def _env_float(name, default):
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from exc
+
+
+def _env_bool(name, default):
+    value = _env(name)
+    if value is None:
+        return default
+    return value.lower() in {"1", "true", "yes", "on"}
+
+
+def database_url_normalize(url):
+    """Accept Heroku-style ``postgres://`` URLs and point every PostgreSQL URL at psycopg 3."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    """Settings shared by every environment. Development defaults need no configuration at all."""
+
+    ENV_NAME = "base"
+    TESTING = False
+    DEBUG = False
+
+    def __init__(self):
+        self.SECRET_KEY = _env("SECRET_KEY")
+        self.LOG_LEVEL = _env("LOG_LEVEL", "INFO").upper()
+
+        database_url = _env("DATABASE_URL")
+        if database_url is None:
+            # The embedded default: an SQLite file in the instance folder (created by the factory).
+            database_url = f"sqlite:///{BASE_DIR / 'instance' / 'raf_network.db'}"
+        self.SQLALCHEMY_DATABASE_URI = database_url_normalize(database_url)
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        if self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
+            self.SQLALCHEMY_ENGINE_OPTIONS.update(
+                pool_size=_env_int("DATABASE_POOL_SIZE", 5),
+                max_overflow=_env_int("DATABASE_MAX_OVERFLOW", 5),
+                pool_timeout=_env_int("DATABASE_POOL_TIMEOUT", 5),
+                connect_args={"connect_timeout": _env_int("DATABASE_CONNECT_TIMEOUT", 5)},
+            )
+
+        # REDIS_URL unset: in-process cache and inline jobs. Set: Redis cache and RQ queues.
+        self.REDIS_URL = _env("REDIS_URL")
+        self.CACHE_DEFAULT_TIMEOUT = _env_int("CACHE_DEFAULT_TIMEOUT", 3600)
+        self.CACHE_KEY_PREFIX = _env("CACHE_KEY_PREFIX", "raf:")
+        if self.REDIS_URL:
+            self.CACHE_TYPE = "raf_network.cache.BytesRedisCache"
+            self.CACHE_REDIS_URL = self.REDIS_URL
+            self.CACHE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+        else:
+            self.CACHE_TYPE = "SimpleCache"
+        # How long a worker process trusts its own copy of a cached response without asking Redis.
+        self.RESPONSE_CACHE_LOCAL_TTL = _env_float("RESPONSE_CACHE_LOCAL_TTL", 60.0)
+        # Cache-Control max-age (seconds) for catalogue reads; 0 = clients revalidate with ETag every time.
+        self.CATALOGUE_MAX_AGE = _env_int("CATALOGUE_MAX_AGE", 0)
+
+        # Background jobs: RQ when Redis is configured, otherwise inline in the calling process.
+        self.JOBS_INLINE = _env_bool("JOBS_INLINE", not self.REDIS_URL)
+        self.JOB_TIMEOUT = _env_int("JOB_TIMEOUT", 600)
+
+        # flask-smorest / OpenAPI
+        self.API_TITLE = "RAF Network API"
+        self.API_VERSION = "1.0.0"
+        self.OPENAPI_VERSION = "3.0.3"
+        self.OPENAPI_URL_PREFIX = "/api"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+        self.OPENAPI_SWAGGER_UI_PATH = "/docs"
+        self.OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14/"
+        self.API_SPEC_OPTIONS = {
+            "info": {"description": "Backend of the RAF student mobile app. See README.md."},
+        }
+
+        self.JSON_SORT_KEYS = False
+        self.MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
+
+    def validate(self):
+        """Refuse to start with missing or unsafe settings. Overridden per environment."""
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    DEBUG = False  # the interactive debugger stays off; it would be a remote shell on a shared network
+
+    def __init__(self):
+        super().__init__()
+        if not self.SECRET_KEY:
+            self.SECRET_KEY = "dev-only-insecure-secret-key"
+
+
+class TestingConfig(DevelopmentConfig):
+    ENV_NAME = "testing"
+    TESTING = True
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+
+    def validate(self):
+        if not self.SECRET_KEY or len(self.SECRET_KEY) < 16:
+            raise ConfigError("SECRET_KEY must be set (at least 16 characters) in production")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

@@ -1,0 +1,109 @@
+"""RAF Network backend: ``create_app(config)`` builds the Flask app; nothing happens at import time."""
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from config import CONFIGS, Config
+
+
+def create_app(config=None, **overrides):
+    """Build the app.
+
+    ``config``: a name from ``config.CONFIGS`` (default: ``APP_ENV``, else ``production``), a config
+    class or instance. ``overrides``: settings that win over the environment (tests use them).
+    """
+    app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"))
+    settings = _config_object(config)
+    for key, value in overrides.items():
+        setattr(settings, key, value)
+    app.config.from_object(settings)
+    settings.validate()
+
+    register_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_request_hooks(app)
+    register_commands(app)
+    return app
+
+
+def _config_object(config):
+    if config is None:
+        config = os.environ.get("APP_ENV", "production")
+    if isinstance(config, str):
+        try:
+            config = CONFIGS[config]
+        except KeyError:
+            raise ValueError(f"unknown config {config!r}; one of {sorted(CONFIGS)}") from None
+    if isinstance(config, type):
+        config = config()
+    if not isinstance(config, Config):
+        raise TypeError("config must be a name, a Config subclass or instance")
+    return config
+
+
+def register_logging(app):
+    from raf_network.log_setup import logging_configure
+
+    logging_configure(app)
+
+
+def register_extensions(app):
+    from raf_network import cache as response_cache
+    from raf_network.extensions import api, cache, db, migrate
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    cache.init_app(app)
+    response_cache.init_app(app)
+    api.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        _sqlite_pragmas(app)
+
+
+def _sqlite_pragmas(app):
+    from sqlalchemy import event
+
+    from raf_network.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+def register_blueprints(app):
+    from raf_network import courses, health, notifications, users, webhook
+    from raf_network.extensions import api
+
+    api.register_blueprint(health.blp)
+    api.register_blueprint(courses.blp)
+    api.register_blueprint(users.blp)
+    api.register_blueprint(webhook.blp)
+    api.register_blueprint(notifications.blp)
+
+
+def register_request_hooks(app):
+    from raf_network.log_setup import request_id_assign, request_id_header
+
+    app.before_request(request_id_assign)
+    app.after_request(request_id_header)
+
+
+def register_commands(app):
+    from raf_network.courses.cli import import_schedule_command, seed_command
+    from raf_network.jobs import worker_command
+
+    app.cli.add_command(seed_command)
+    app.cli.add_command(import_schedule_command)
+    app.cli.add_command(worker_command)

@@ -1,0 +1,75 @@
+"""Marshmallow schemas of the course catalogue: the mobile app's shapes and the query filters."""
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+
+from raf_network.courses.models import DAY_CODES
+
+
+class BaseSchema(Schema):
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+
+class CourseSchema(BaseSchema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(dump_only=True)
+    code = fields.String(dump_only=True, metadata={"description": "The course service's stable code"})
+
+
+class ScheduleEntrySchema(BaseSchema):
+    id = fields.Integer(dump_only=True)
+    course = fields.Nested(CourseSchema, dump_only=True)
+    professor = fields.String(dump_only=True, allow_none=True)
+    type = fields.String(dump_only=True, metadata={"enum": ["LEC", "LAB"]})
+    kind = fields.String(dump_only=True, metadata={
+        "enum": ["P", "V", "D", "PiV"], "description": "The source's own class kind"})
+    day = fields.String(attribute="day_code", dump_only=True, metadata={"enum": list(DAY_CODES)})
+    start_time = fields.Time(format="%H:%M:%S", dump_only=True)
+    end_time = fields.Time(format="%H:%M:%S", dump_only=True)
+    classroom = fields.String(dump_only=True)
+    groups = fields.String(dump_only=True, metadata={"example": "101, 102, 103"})
+
+
+class ExamPeriodSchema(BaseSchema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(dump_only=True)
+    start_date = fields.Date(dump_only=True)
+    end_date = fields.Date(dump_only=True)
+
+
+class ExamEntrySchema(BaseSchema):
+    id = fields.Integer(dump_only=True)
+    time = fields.String(dump_only=True, metadata={"example": "9-14"})
+    classroom = fields.String(dump_only=True)
+    professor = fields.String(dump_only=True, allow_none=True)
+    date = fields.Date(dump_only=True)
+    course = fields.Nested(CourseSchema, dump_only=True)
+    examination_period = fields.Nested(ExamPeriodSchema, attribute="period", dump_only=True)
+
+
+class ScheduleQuerySchema(BaseSchema):
+    course = fields.Integer(strict=False, validate=validate.Range(min=1, max=2**31 - 1),
+                            metadata={"description": "Course id"})
+    group = fields.String(validate=validate.Regexp(r"^[0-9A-Za-z]{1,16}$"), metadata={
+        "description": "A student group; also matches entries shared by several groups", "example": "101"})
+    day = fields.String(metadata={"enum": list(DAY_CODES), "description": "PON…NED (MON…SUN also accepted)"})
+    type = fields.String(validate=validate.OneOf(["LEC", "LAB"]))
+    professor = fields.String(validate=validate.Length(min=1, max=100),
+                              metadata={"description": "Case-insensitive part of the teacher's name"})
+    classroom = fields.String(validate=validate.Length(min=1, max=100),
+                              metadata={"description": "Case-insensitive part of the classroom"})
+
+    @validates("day")
+    def _day_known(self, value, **_kwargs):
+        from raf_network.courses.services import day_index
+
+        try:
+            day_index(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class ExamEntriesQuerySchema(BaseSchema):
+    examination_period = fields.Integer(required=True, strict=False,
+                                        validate=validate.Range(min=1, max=2**31 - 1),
+                                        metadata={"description": "Examination period id"})

@@ -1,0 +1,108 @@
+"""The one error format — flask-smorest's ``{code, status, message, errors}`` — for every failure.
+
+Domain code raises ``ApiError`` subclasses (or calls ``abort``); this module turns them, HTTP errors,
+database outages and unexpected exceptions into that format. No stack trace ever reaches a client.
+"""
+import logging
+
+from flask import g
+from flask_smorest import Api as SmorestApi
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """A domain failure with an HTTP status. ``errors`` locates field problems like marshmallow does."""
+
+    code = 400
+
+    def __init__(self, message, *, errors=None, code=None, headers=None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+        self.headers = headers or {}
+        if code is not None:
+            self.code = code
+
+
+class NotFound(ApiError):
+    code = 404
+
+
+class Conflict(ApiError):
+    code = 409
+
+
+class Unauthorized(ApiError):
+    code = 401
+
+
+class Forbidden(ApiError):
+    code = 403
+
+
+class ValidationFailed(ApiError):
+    code = 422
+
+
+class Api(SmorestApi):
+    """flask-smorest's Api, with a message on every error and JSON for errors Flask raises itself."""
+
+    def handle_http_exception(self, error):
+        payload, code, headers = super().handle_http_exception(error)
+        payload.setdefault("message", error.description)
+        # HTTP exceptions raised by Werkzeug (405) carry headers of their own (Allow).
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                headers.setdefault(name, value)
+        return payload, code, headers
+
+    def _register_error_handlers(self):
+        super()._register_error_handlers()
+        app = self._app
+
+        @app.errorhandler(ApiError)
+        def handle_api_error(error):
+            payload = {"code": error.code, "status": _status_name(error.code), "message": error.message}
+            if error.errors is not None:
+                payload["errors"] = error.errors
+            return payload, error.code, error.headers
+
+        @app.errorhandler(OperationalError)
+        @app.errorhandler(DBAPIError)
+        def handle_database_error(error):
+            # Connection refused, server restarting, pool exhausted: the client may retry.
+            if isinstance(error, DBAPIError) and not (
+                error.connection_invalidated or isinstance(error, OperationalError)
+            ):
+                return self.handle_http_exception(_internal_error(error))
+            log.warning("database unavailable: %s", error.__class__.__name__)
+            from raf_network.extensions import db
+
+            db.session.rollback()
+            exc = ServiceUnavailable("The database is unavailable; retry shortly.")
+            payload, code, headers = self.handle_http_exception(exc)
+            headers["Retry-After"] = "5"
+            return payload, code, headers
+
+        @app.errorhandler(Exception)
+        def handle_unexpected(error):
+            if isinstance(error, HTTPException):
+                return self.handle_http_exception(error)
+            return self.handle_http_exception(_internal_error(error))
+
+
+def _internal_error(error):
+    request_id = getattr(g, "request_id", "-")
+    log.error("unhandled exception (request id %s)", request_id, exc_info=error)
+    return InternalServerError(
+        f"An unexpected error occurred; it has been logged with request id {request_id}."
+    )
+
+
+def _status_name(code):
+    from werkzeug.http import HTTP_STATUS_CODES
+
+    return HTTP_STATUS_CODES.get(code, "Error")

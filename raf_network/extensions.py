@@ -1,0 +1,42 @@
+"""Flask extensions, created unbound; ``create_app`` binds them. Nothing here connects to anything."""
+import flask_smorest
+from flask_caching import Cache
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from marshmallow import RAISE
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+from webargs.flaskparser import FlaskParser
+
+from raf_network.errors import Api
+
+# Stable constraint names, so Alembic migrations are reproducible on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+api = Api()
+cache = Cache()
+
+
+class StrictParser(FlaskParser):
+    """Unknown query, body and form fields are errors (422), not silently dropped: allow-list input."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {location: RAISE for location in FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION}
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """The flask-smorest Blueprint every blueprint of this app uses (strict argument parsing)."""
+
+    ARGUMENTS_PARSER = StrictParser()

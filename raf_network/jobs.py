@@ -1,0 +1,83 @@
+"""Background jobs: RQ queues on Redis, or inline in the calling process when no Redis is configured.
+
+Jobs take ids (never ORM objects), are enqueued only after the transaction that caused them has
+committed (``enqueue_after_commit``), and run inside an application context in the worker.
+"""
+import logging
+
+import click
+from flask import current_app, g, has_request_context
+from flask.cli import with_appcontext
+from redis import Redis
+from rq import Queue, Retry
+from rq.worker import SimpleWorker
+from sqlalchemy import event
+
+from raf_network.extensions import db
+
+log = logging.getLogger(__name__)
+
+QUEUES = ("webhook", "notifications", "default")
+
+
+def redis_connection():
+    """The app's Redis client (created on first use; ``from_url`` itself does not connect)."""
+    client = current_app.extensions.get("redis_client")
+    if client is None:
+        url = current_app.config["REDIS_URL"]
+        if not url:
+            raise RuntimeError("REDIS_URL is not configured")
+        client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+        current_app.extensions["redis_client"] = client
+    return client
+
+
+def queue_get(name="default"):
+    if name not in QUEUES:
+        raise ValueError(f"unknown queue {name!r}")
+    return Queue(name, connection=redis_connection(), default_timeout=current_app.config["JOB_TIMEOUT"])
+
+
+def enqueue(func, *args, queue="default", job_id=None, retry=None, **kwargs):
+    """Run ``func(*args)`` in the background (RQ) or, without Redis, right now in this process.
+
+    Returns the RQ job, or None when the job ran inline.
+    """
+    meta = {"request_id": g.get("request_id")} if has_request_context() else {}
+    if current_app.config["JOBS_INLINE"]:
+        log.info("running job %s inline", func.__name__)
+        func(*args, **kwargs)
+        return None
+    return queue_get(queue).enqueue(
+        func, *args, job_id=job_id, retry=retry, meta=meta,
+        job_timeout=current_app.config["JOB_TIMEOUT"], **kwargs,
+    )
+
+
+def enqueue_after_commit(func, *args, **kwargs):
+    """Enqueue once the current database transaction commits; nothing happens if it rolls back."""
+    session = db.session()
+
+    @event.listens_for(session, "after_commit", once=True)
+    def _after_commit(_session):
+        enqueue(func, *args, **kwargs)
+
+    @event.listens_for(session, "after_rollback", once=True)
+    def _after_rollback(_session):
+        if event.contains(session, "after_commit", _after_commit):
+            event.remove(session, "after_commit", _after_commit)
+
+
+@click.command("worker")
+@click.option("--queue", "queues", multiple=True, help="Queues to listen on (default: all, in priority order).")
+@click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
+@with_appcontext
+def worker_command(queues, burst):
+    """Run an RQ worker (with its scheduler, for retries with backoff) inside the app context."""
+    names = list(queues) or list(QUEUES)
+    connection = redis_connection()
+    worker = SimpleWorker([queue_get(name) for name in names], connection=connection)
+    worker.work(burst=burst, with_scheduler=True, logging_level=current_app.config["LOG_LEVEL"])
+
+
+__all__ = ["Retry", "enqueue", "enqueue_after_commit", "queue_get", "redis_connection"]

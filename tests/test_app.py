@@ -1,0 +1,140 @@
+"""The app factory, configuration and the one error format."""
+import logging
+
+import pytest
+
+from config import ConfigError, ProductionConfig, database_url_normalize
+
+
+def test_heroku_postgres_url_is_rewritten_for_psycopg3():
+    assert database_url_normalize("postgres://u:p@h:5432/db") == "postgresql+psycopg://u:p@h:5432/db"
+    assert database_url_normalize("postgresql://h/db") == "postgresql+psycopg://h/db"
+    assert database_url_normalize("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_production_refuses_to_start_without_secret_key(monkeypatch):
+    from raf_network import create_app
+
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app("production")
+
+
+def test_production_starts_with_its_secrets(monkeypatch, tmp_path):
+    from raf_network import create_app
+
+    monkeypatch.setenv("SECRET_KEY", "x" * 32)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/p.db")
+    app = create_app(ProductionConfig)
+    assert app.config["SECRET_KEY"] == "x" * 32
+
+
+def test_unset_database_url_means_sqlite_in_instance_folder(monkeypatch):
+    from config import DevelopmentConfig
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    config = DevelopmentConfig()
+    assert config.SQLALCHEMY_DATABASE_URI.startswith("sqlite:///")
+    assert config.SQLALCHEMY_DATABASE_URI.endswith("/instance/raf_network.db")
+    assert config.CACHE_TYPE == "SimpleCache" and config.JOBS_INLINE is True
+
+
+def test_redis_url_switches_on_redis_cache_and_rq(monkeypatch):
+    from config import DevelopmentConfig
+
+    monkeypatch.setenv("REDIS_URL", "redis://example:6379/0")
+    config = DevelopmentConfig()
+    assert config.CACHE_TYPE.endswith("BytesRedisCache") and config.JOBS_INLINE is False
+
+
+def test_bad_integer_setting_is_a_clear_error(monkeypatch):
+    from config import DevelopmentConfig
+
+    monkeypatch.setenv("CATALOGUE_MAX_AGE", "soon")
+    with pytest.raises(ConfigError, match="CATALOGUE_MAX_AGE"):
+        DevelopmentConfig()
+
+
+def test_creating_the_app_connects_to_nothing(monkeypatch, tmp_path):
+    """Nothing connects at creation: an unreachable database and Redis do not stop the factory."""
+    from raf_network import create_app
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    app = create_app("testing")
+    assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
+
+
+def test_unknown_route_is_json_404(client):
+    response = client.get("/api/no-such-thing")
+    assert response.status_code == 404
+    assert response.get_json()["code"] == 404 and response.get_json()["status"] == "Not Found"
+    assert response.get_json()["message"]
+
+
+def test_wrong_method_is_json_405_with_allow(client):
+    response = client.post("/api/course-schedule")
+    assert response.status_code == 405
+    assert response.get_json()["status"] == "Method Not Allowed"
+    assert "GET" in response.headers["Allow"]
+
+
+def test_unexpected_failure_is_json_500_without_trace_and_logged_with_request_id(app, caplog):
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    client = app.test_client()
+    with caplog.at_level(logging.ERROR):
+        response = client.get("/boom", headers={"X-Request-ID": "req-123"})
+    body = response.get_json()
+    assert response.status_code == 500 and body["code"] == 500
+    assert "secret internals" not in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert "req-123" in body["message"] and response.headers["X-Request-ID"] == "req-123"
+    assert any("req-123" in record.getMessage() and record.exc_info for record in caplog.records)
+
+
+def test_request_id_is_generated_when_absent_or_unsafe(client):
+    generated = client.get("/healthz").headers["X-Request-ID"]
+    assert len(generated) == 32
+    unsafe = client.get("/healthz", headers={"X-Request-ID": "a b<script>"}).headers["X-Request-ID"]
+    assert unsafe != "a b<script>" and len(unsafe) == 32
+
+
+def test_database_outage_is_503_in_the_error_format(monkeypatch):
+    from raf_network import create_app
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    client = create_app("testing").test_client()
+    response = client.get("/api/courses")
+    assert response.status_code == 503
+    assert response.get_json()["status"] == "Service Unavailable"
+    assert response.headers["Retry-After"] == "5"
+
+
+def test_healthz_and_readyz(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["checks"]["database"] == "ok"
+
+
+def test_readyz_names_what_is_down(monkeypatch):
+    from raf_network import create_app
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    response = create_app("testing").test_client().get("/readyz")
+    assert response.status_code == 503
+    assert "database" in response.get_json()["status"] and "redis" in response.get_json()["status"]
+
+
+def test_openapi_spec_and_docs_are_served(client):
+    spec = client.get("/api/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    for path in ("/api/course-schedule", "/api/courses", "/api/courses/{course_id}",
+                 "/api/examination-periods", "/api/examination-entries", "/healthz", "/readyz"):
+        assert path in spec["paths"], path
+    assert client.get("/api/docs").status_code == 200
