@@ -93,6 +93,16 @@ class Config:
         # Cache-Control max-age (seconds) for catalogue reads; 0 = clients revalidate with ETag every time.
         self.CATALOGUE_MAX_AGE = _env_int("CATALOGUE_MAX_AGE", 0)
 
+        # Rate limits (Flask-Limiter): shared in Redis when configured, else per process.
+        self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.RATELIMIT_KEY_PREFIX = "raf-limits"
+        # A Redis outage must not lock everyone out: fall back to per-process limits meanwhile.
+        self.RATELIMIT_SWALLOW_ERRORS = True
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+
         # Background jobs: RQ when Redis is configured, otherwise inline in the calling process.
         self.JOBS_INLINE = _env_bool("JOBS_INLINE", not self.REDIS_URL)
         self.JOB_TIMEOUT = _env_int("JOB_TIMEOUT", 600)

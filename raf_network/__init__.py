@@ -51,7 +51,7 @@ def register_logging(app):
 
 def register_extensions(app):
     from raf_network import cache as response_cache
-    from raf_network.extensions import api, cache, db, migrate
+    from raf_network.extensions import api, cache, db, limiter, migrate
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]).parent.mkdir(
@@ -61,6 +61,7 @@ def register_extensions(app):
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     cache.init_app(app)
     response_cache.init_app(app)
+    limiter.init_app(app)
     api.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         _sqlite_pragmas(app)
@@ -85,6 +86,7 @@ def _sqlite_pragmas(app):
 def register_blueprints(app):
     from raf_network import courses, health, notifications, users, webhook
     from raf_network.extensions import api
+    from raf_network.users import models as _user_models  # noqa: F401  (registers the tables)
 
     api.register_blueprint(health.blp)
     api.register_blueprint(courses.blp)

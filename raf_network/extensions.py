@@ -1,6 +1,8 @@
 """Flask extensions, created unbound; ``create_app`` binds them. Nothing here connects to anything."""
 import flask_smorest
 from flask_caching import Cache
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from marshmallow import RAISE
@@ -28,6 +30,9 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 api = Api()
 cache = Cache()
+# Per-client-address limits, declared on the routes that need them (sign-in, refresh, webhook, broadcast).
+# The address is the real client's once ProxyFix has read the router's X-Forwarded-For.
+limiter = Limiter(key_func=get_remote_address)
 
 
 class StrictParser(FlaskParser):
