@@ -93,6 +93,11 @@ class Config:
         # Cache-Control max-age (seconds) for catalogue reads; 0 = clients revalidate with ETag every time.
         self.CATALOGUE_MAX_AGE = _env_int("CATALOGUE_MAX_AGE", 0)
 
+        # Access tokens. The released app stores its token and never refreshes, so the default lifetime is
+        # long (180 days); every token is still revocable (see raf_network/users/auth.py).
+        self.JWT_SECRET_KEY = _env("JWT_SECRET_KEY")
+        self.ACCESS_TOKEN_TTL = _env_int("ACCESS_TOKEN_TTL", 180 * 24 * 3600)
+
         # Rate limits (Flask-Limiter): shared in Redis when configured, else per process.
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
@@ -133,7 +138,7 @@ class DevelopmentConfig(Config):
     def __init__(self):
         super().__init__()
         if not self.SECRET_KEY:
-            self.SECRET_KEY = "dev-only-insecure-secret-key"
+            self.SECRET_KEY = "dev-only-insecure-secret-key-never-use-in-production"
 
 
 class TestingConfig(DevelopmentConfig):
@@ -145,8 +150,8 @@ class ProductionConfig(Config):
     ENV_NAME = "production"
 
     def validate(self):
-        if not self.SECRET_KEY or len(self.SECRET_KEY) < 16:
-            raise ConfigError("SECRET_KEY must be set (at least 16 characters) in production")
+        if not self.SECRET_KEY or len(self.SECRET_KEY) < 32:
+            raise ConfigError("SECRET_KEY must be set (at least 32 characters) in production")
 
 
 CONFIGS = {

@@ -87,7 +87,9 @@ def register_blueprints(app):
     from raf_network import courses, health, notifications, users, webhook
     from raf_network.extensions import api
     from raf_network.users import models as _user_models  # noqa: F401  (registers the tables)
+    from raf_network.users.auth import security_scheme_register
 
+    security_scheme_register(api)
     api.register_blueprint(health.blp)
     api.register_blueprint(courses.blp)
     api.register_blueprint(users.blp)

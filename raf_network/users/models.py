@@ -61,3 +61,16 @@ class Subscription(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=func.now())
 
     schedule_entry: Mapped[ScheduleEntry] = relationship(lazy="raise")
+
+
+class AuthSession(db.Model):
+    """One sign-in (a refresh-token family). Access tokens name their session; revoking it revokes them."""
+
+    __tablename__ = "auth_session"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The FCM token the client registered in this session, so logout can remove that device.
+    device_token: Mapped[str | None] = mapped_column(String(512))

@@ -1,8 +1,8 @@
-"""users devices subscriptions
+"""users, devices, subscriptions, auth sessions
 
 Revision ID: 0002_users
 Revises: 0001_catalogue
-Create Date: 2026-11-26 10:28:03.079664
+Create Date: 2026-11-26 10:29:01.532232
 
 """
 from alembic import op
@@ -39,6 +39,18 @@ def upgrade():
     sa.UniqueConstraint('calendar_token', name=op.f('uq_user_account_calendar_token')),
     sa.UniqueConstraint('email', name=op.f('uq_user_account_email'))
     )
+    op.create_table('auth_session',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('device_token', sa.String(length=512), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_auth_session_user_id_user_account'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_auth_session'))
+    )
+    with op.batch_alter_table('auth_session', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_auth_session_user_id'), ['user_id'], unique=False)
+
     op.create_table('device',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -85,5 +97,9 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_device_last_seen_at'))
 
     op.drop_table('device')
+    with op.batch_alter_table('auth_session', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_auth_session_user_id'))
+
+    op.drop_table('auth_session')
     op.drop_table('user_account')
     # ### end Alembic commands ###

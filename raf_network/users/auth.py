@@ -1,0 +1,123 @@
+"""Who is calling: signed JWT access tokens and the one guard every blueprint uses.
+
+An access token names its user (``sub``) and its sign-in session (``sid``). Every request checks both
+in one query, so logout (session revoked), disabling a user and changing a role take effect on the next
+request even for a long-lived token. 401: no, invalid, expired or revoked token. 403: wrong role.
+"""
+import secrets
+from datetime import datetime, timedelta, timezone
+from functools import wraps
+
+import jwt
+from flask import current_app, g, request
+from flask_smorest import Blueprint as SmorestBlueprint
+from sqlalchemy import select
+
+from raf_network.errors import Forbidden, Unauthorized
+from raf_network.extensions import db
+from raf_network.users.models import ROLES, AuthSession, User
+
+ALGORITHM = "HS256"
+ISSUER = "raf-network"
+BEARER_SCHEME = "bearerAuth"
+
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+
+
+def _signing_key():
+    return current_app.config.get("JWT_SECRET_KEY") or current_app.config["SECRET_KEY"]
+
+
+def session_create(*, user, device_token=None):
+    """Start a sign-in session for ``user`` (no commit: the caller's transaction)."""
+    auth_session = AuthSession(id=secrets.token_hex(16), user_id=user.id, device_token=device_token)
+    db.session.add(auth_session)
+    return auth_session
+
+
+def access_token_issue(*, user, auth_session):
+    """A signed access token and its lifetime in seconds (``ACCESS_TOKEN_TTL``)."""
+    lifetime = int(current_app.config["ACCESS_TOKEN_TTL"])
+    now = datetime.now(timezone.utc)
+    claims = {
+        "iss": ISSUER, "typ": "access", "sub": str(user.id), "sid": auth_session.id,
+        "iat": now, "exp": now + timedelta(seconds=lifetime),
+    }
+    return jwt.encode(claims, _signing_key(), algorithm=ALGORITHM), lifetime
+
+
+def access_token_verify(token):
+    """The (user, session) a token stands for, checked against the database. Raises Unauthorized."""
+    try:
+        claims = jwt.decode(
+            token, _signing_key(), algorithms=[ALGORITHM], issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub", "sid", "iss"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("the access token has expired") from None
+    except jwt.PyJWTError:
+        raise Unauthorized("the access token is invalid") from None
+    if claims.get("typ") != "access":
+        raise Unauthorized("the access token is invalid")
+    try:
+        user_id = int(claims["sub"])
+    except (TypeError, ValueError):
+        raise Unauthorized("the access token is invalid") from None
+    row = db.session.execute(
+        select(User, AuthSession)
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .where(User.id == user_id, AuthSession.id == str(claims["sid"]))
+    ).first()
+    if row is None:
+        raise Unauthorized("the access token has been revoked")
+    user, auth_session = row
+    if auth_session.revoked_at is not None:
+        raise Unauthorized("the access token has been revoked")
+    if not user.is_active:
+        raise Unauthorized("this account is disabled")
+    return user, auth_session
+
+
+def _bearer_token():
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    return token.strip()
+
+
+def current_user():
+    """The authenticated caller (inside a route guarded by ``auth_required``)."""
+    return g.current_user
+
+
+def auth_required(*roles):
+    """Guard a view (or MethodView method): a valid token, and one of ``roles`` when given.
+
+    Also documents the bearer security requirement and the 401/403 answers in the OpenAPI spec.
+    Place it below the ``@blp.response``/``@blp.arguments`` decorators.
+    """
+    for role in roles:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+
+    def decorator(func):
+        @wraps(func)
+        def wrapper(*args, **kwargs):
+            user, auth_session = access_token_verify(_bearer_token())
+            if roles and user.role not in roles:
+                raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+            g.current_user, g.auth_session = user, auth_session
+            return func(*args, **kwargs)
+
+        responses = {"401": {"description": "Missing, invalid, expired or revoked token", "content": _ERROR_CONTENT}}
+        if roles:
+            responses["403"] = {"description": f"Needs one of the roles: {', '.join(roles)}",
+                                "content": _ERROR_CONTENT}
+        return SmorestBlueprint.doc(security=[{BEARER_SCHEME: []}], responses=responses)(wrapper)
+
+    return decorator
+
+
+def security_scheme_register(api):
+    api.spec.components.security_scheme(BEARER_SCHEME, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
