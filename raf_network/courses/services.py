@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from pathlib import Path
 
-from sqlalchemy import case, insert, literal, select, update
+from sqlalchemy import case, func, insert, literal, select, update
 
 from raf_network.cache import cache_families_invalidate, cached_body
 from raf_network.courses.models import (
@@ -109,6 +109,33 @@ class ParsedSchedule:
     errors: list = field(default_factory=list)  # "line N: problem"
 
 
+def _csv_row_parse(row):
+    """One CSV row → (item without id and course code, problems)."""
+    name, kind, professor, groups_text, day_text, time_text, classroom = (
+        cell.replace("\u00a0", " ").strip() for cell in row
+    )
+    problems = []
+    if not name:
+        problems.append("empty course name")
+    if kind not in KIND_TO_TYPE:
+        problems.append(f"unknown class kind {kind!r}; expected one of P, V, D, PiV")
+    if not classroom:
+        problems.append("empty classroom")
+    def attempt(parse, text):
+        try:
+            return parse(text)
+        except ValueError as exc:
+            problems.append(str(exc))
+            return None
+
+    groups, day, times = attempt(groups_parse, groups_text), attempt(day_index, day_text), attempt(
+        time_range_parse, time_text)
+    if problems:
+        return None, problems
+    return {"name": name, "kind": kind, "professor": professor or None, "groups": groups, "day": day,
+            "start": times[0], "end": times[1], "classroom": classroom}, []
+
+
 def schedule_csv_parse(text):
     """Parse the RAF timetable CSV (see data README). Collects every bad row with its line number."""
     result = ParsedSchedule()
@@ -123,44 +150,22 @@ def schedule_csv_parse(text):
         if len(row) != 7:
             result.errors.append(f"line {line}: expected 7 columns, found {len(row)}")
             continue
-        name, kind, professor, groups_text, day_text, time_text, classroom = (
-            cell.replace("\u00a0", " ").strip() for cell in row
-        )
-        problems = []
-        if not name:
-            problems.append("empty course name")
-        if kind not in KIND_TO_TYPE:
-            problems.append(f"unknown class kind {kind!r}; expected one of P, V, D, PiV")
-        if not classroom:
-            problems.append("empty classroom")
-        try:
-            groups = groups_parse(groups_text)
-        except ValueError as exc:
-            problems.append(str(exc))
-        try:
-            day = day_index(day_text)
-        except ValueError as exc:
-            problems.append(str(exc))
-        try:
-            start, end = time_range_parse(time_text)
-        except ValueError as exc:
-            problems.append(str(exc))
+        item, problems = _csv_row_parse(row)
         if problems:
             result.errors.extend(f"line {line}: {problem}" for problem in problems)
             continue
+        name = item.pop("name")
         code = course_code_for(name)
         if courses.setdefault(code, name) != name:
             result.errors.append(f"line {line}: course {name!r} collides with {courses[code]!r}")
             continue
-        external_id = entry_id_for(course_code=code, kind=kind, groups=groups, day=day, start=start)
+        external_id = entry_id_for(course_code=code, kind=item["kind"], groups=item["groups"], day=item["day"],
+                                   start=item["start"])
         if external_id in seen:
             result.errors.append(f"line {line}: same course, kind, groups, day and time as line {seen[external_id]}")
             continue
         seen[external_id] = line
-        result.schedule.append({
-            "id": external_id, "course": code, "kind": kind, "professor": professor or None,
-            "groups": groups, "day": day, "start": start, "end": end, "classroom": classroom,
-        })
+        result.schedule.append({"id": external_id, "course": code, **item})
     result.courses = [{"code": code, "name": name} for code, name in courses.items()]
     return result
 
@@ -286,334 +291,340 @@ def _diff(current, desired, fields_, display=None):
     return changed
 
 
+# The stored columns the diff reads, per family; the compared fields are contiguous in each tuple.
+COURSE_COLUMNS = (Course.id, Course.code, Course.name, Course.deleted_at)
+ENTRY_FIELDS = ("course_id", "kind", "professor", "groups", "day", "start_time", "end_time", "classroom")
+ENTRY_COLUMNS = (ScheduleEntry.id, ScheduleEntry.external_id,
+                 *(getattr(ScheduleEntry, name) for name in ENTRY_FIELDS),
+                 ScheduleEntry.sequence, ScheduleEntry.deleted_at)
+PERIOD_FIELDS = ("name", "start_date", "end_date", "visible")
+PERIOD_COLUMNS = (ExamPeriod.id, ExamPeriod.external_id, *(getattr(ExamPeriod, name) for name in PERIOD_FIELDS),
+                  ExamPeriod.deleted_at)
+EXAM_FIELDS = ("period_id", "course_id", "date", "time", "classroom", "professor")
+EXAM_COLUMNS = (ExamEntry.id, ExamEntry.external_id, *(getattr(ExamEntry, name) for name in EXAM_FIELDS),
+                ExamEntry.deleted_at)
+# What a family's items are called in messages, and which field holds their key.
+LABELS = {"courses": ("course", "code"), "schedule": ("timetable entry", "id"),
+          "exam_periods": ("exam period", "id"), "exams": ("exam", "id")}
+IN_CHUNK = 5000  # bound parameters per IN (…) list, well under SQLite's and PostgreSQL's limits
+
+
+def _chunks(items, size=IN_CHUNK):
+    items = list(items)
+    return [items[start:start + size] for start in range(0, len(items), size)]
+
+
+def _rows_by_key(columns, key_column, *conditions, keys=None):
+    """Stored rows by their external key: all of them (``keys=None``) or only those with these keys."""
+    query = select(*columns).where(*conditions)
+    if keys is None:
+        return {getattr(row, key_column.key): row for row in db.session.execute(query)}
+    rows = {}
+    for chunk in _chunks(keys):
+        matching = db.session.execute(query.where(key_column.in_(chunk)))
+        rows.update((getattr(row, key_column.key), row) for row in matching)
+    return rows
+
+
+class _CataloguePlanner:
+    """Builds one ``CataloguePlan``, family by family: reads only the stored rows the input can touch
+    (everything for a replaced family, the named rows otherwise), collects every error, computes the diff."""
+
+    def __init__(self, *, replace, deleted):
+        self.replace = set(replace)
+        self.deleted = {family: list((deleted or {}).get(family) or []) for family in FAMILIES}
+        self.errors = {}
+        self.changes = ChangeSet()
+        self.now = datetime.now(timezone.utc)
+        self.incoming = {family: set() for family in FAMILIES}
+        self.removed = {family: set() for family in FAMILIES}
+        self.plan = None
+
+    def error(self, family, index, field_name, message):
+        self.errors.setdefault(family, {}).setdefault(index, {}).setdefault(field_name, []).append(message)
+
+    # ---- reading the stored state ----
+    def load(self, *, schedule, exams):
+        # Courses and periods are small (hundreds); entries and exams are the big tables.
+        self.courses = _rows_by_key(COURSE_COLUMNS, Course.code)
+        self.periods = _rows_by_key(PERIOD_COLUMNS, ExamPeriod.external_id)
+        self.entries = _rows_by_key(ENTRY_COLUMNS, ScheduleEntry.external_id, keys=self._keys("schedule", schedule))
+        self.exams = _rows_by_key(EXAM_COLUMNS, ExamEntry.external_id, keys=self._keys("exams", exams))
+        self.code_by_course_id = {row.id: code for code, row in self.courses.items()}
+        self.period_key_by_id = {row.id: key for key, row in self.periods.items()}
+        if "schedule" in self.replace:
+            live_entries = sum(1 for row in self.entries.values() if row.deleted_at is None)
+        else:
+            live_entries = db.session.scalar(
+                select(func.count()).select_from(ScheduleEntry).where(ScheduleEntry.deleted_at.is_(None)))
+        self.plan = CataloguePlan(changes=self.changes, live_entries_before=live_entries)
+
+    def _keys(self, family, items):
+        if family in self.replace:
+            return None
+        return {item["id"] for item in items} | set(self.deleted[family])
+
+    # ---- shared steps ----
+    def first_time(self, family, index, key):
+        """False (and an error) when the payload lists the same key twice."""
+        if key in self.incoming[family]:
+            label, key_field = LABELS[family]
+            self.error(family, index, key_field, f"{label} {key!r} appears twice")
+            return False
+        self.incoming[family].add(key)
+        return True
+
+    def removals(self, family, stored):
+        """Rows absent from a replaced family, and rows named in ``deleted``."""
+        label, key_field = LABELS[family]
+        incoming, removed = self.incoming[family], self.removed[family]
+        if family in self.replace:
+            removed |= {key for key, row in stored.items() if row.deleted_at is None and key not in incoming}
+        for index, key in enumerate(self.deleted[family]):
+            if key in incoming:
+                self.error(f"deleted.{family}", index, key_field, f"{label} {key!r} is both upserted and deleted")
+            elif key not in stored:
+                self.error(f"deleted.{family}", index, key_field, f"unknown {label} {key!r}")
+            elif stored[key].deleted_at is None:
+                removed.add(key)
+
+    def course_known(self, family, index, code):
+        if code in self.live_courses:
+            return True
+        self.error(family, index, "course", f"unknown course {code!r}: neither in this payload nor stored")
+        return False
+
+    # ---- the four families ----
+    def plan_courses(self, courses):
+        plan, now = self.plan, self.now
+        for index, item in enumerate(courses):
+            code, name = item["code"], item["name"]
+            if not self.first_time("courses", index, code):
+                continue
+            current = self.courses.get(code)
+            if current is None:
+                plan.course_inserts.append({"code": code, "name": name})
+                self.changes.created["courses"].append(code)
+            elif current.deleted_at is not None:
+                plan.course_updates.append({"id": current.id, "name": name, "deleted_at": None, "updated_at": now})
+                self.changes.created["courses"].append(code)
+            elif current.name != name:
+                plan.course_updates.append({"id": current.id, "name": name, "updated_at": now})
+                self.changes.updated["courses"][code] = {"name": [current.name, name]}
+        self.removals("courses", self.courses)
+        live = {code for code, row in self.courses.items() if row.deleted_at is None}
+        self.live_courses = (live | self.incoming["courses"]) - self.removed["courses"]
+
+    def plan_schedule(self, schedule):
+        for index, item in enumerate(schedule):
+            key = item["id"]
+            if not self.first_time("schedule", index, key) or not self.course_known("schedule", index, item["course"]):
+                continue
+            desired = (item["kind"], item.get("professor"), ", ".join(item["groups"]), item["day"],
+                       item["start"], item["end"], item["classroom"])
+            if item["end"] <= item["start"]:
+                self.error("schedule", index, "end", "the class ends before it starts")
+                continue
+            self._entry_plan(key, item["course"], desired)
+        self.removals("schedule", self.entries)
+
+    def _entry_plan(self, key, course_code, desired):
+        values = {"course_code": course_code, **dict(zip(ENTRY_FIELDS[1:], desired, strict=True))}
+        current = self.entries.get(key)
+        if current is None:
+            self.plan.entry_inserts.append({"external_id": key, **values})
+            self.changes.created["schedule"].append(key)
+            return
+        # An existing course keeps its id; a new course's id is known only once written.
+        stored_course = self.courses.get(course_code)
+        course_id = stored_course.id if stored_course is not None else None
+        if current.deleted_at is None and tuple(current[2:10]) == (course_id, *desired):
+            return  # unchanged: the common case of a re-sent snapshot, decided without building a diff
+        values["course_id"] = course_id
+        changed = _diff(current._mapping, values, ENTRY_FIELDS, {
+            "course_id": lambda id_: self.code_by_course_id.get(id_, id_), "day": lambda day: DAY_CODES[day]})
+        if course_id is None:
+            changed["course_id"] = [self.code_by_course_id.get(current.course_id), course_code]
+        row = {"id": current.id, **values, "sequence": current.sequence + 1, "updated_at": self.now}
+        if current.deleted_at is not None:
+            row["deleted_at"] = None
+            self.changes.created["schedule"].append(key)
+        else:
+            if "course_id" in changed:
+                changed["course"] = changed.pop("course_id")
+            self.changes.updated["schedule"][key] = changed
+        self.plan.entry_updates.append(row)
+
+    def plan_periods(self, exam_periods):
+        plan, now = self.plan, self.now
+        for index, item in enumerate(exam_periods):
+            key = item["id"]
+            if not self.first_time("exam_periods", index, key):
+                continue
+            desired = {"name": item["name"], "start_date": item["start_date"], "end_date": item["end_date"],
+                       "visible": item.get("visible", True)}
+            if desired["end_date"] < desired["start_date"]:
+                self.error("exam_periods", index, "end_date", "the period ends before it starts")
+                continue
+            current = self.periods.get(key)
+            if current is None:
+                plan.period_inserts.append({"external_id": key, **desired})
+                self.changes.created["exam_periods"].append(key)
+            elif current.deleted_at is not None:
+                plan.period_updates.append({"id": current.id, **desired, "deleted_at": None, "updated_at": now})
+                self.changes.created["exam_periods"].append(key)
+            elif changed := _diff(current._mapping, desired, PERIOD_FIELDS):
+                plan.period_updates.append({"id": current.id, **desired, "updated_at": now})
+                self.changes.updated["exam_periods"][key] = changed
+        self.removals("exam_periods", self.periods)
+        live = {key for key, row in self.periods.items() if row.deleted_at is None}
+        self.live_periods = (live | self.incoming["exam_periods"]) - self.removed["exam_periods"]
+
+    def plan_exams(self, exams):
+        for index, item in enumerate(exams):
+            key = item["id"]
+            if not self.first_time("exams", index, key) or not self.course_known("exams", index, item["course"]):
+                continue
+            if item["period"] not in self.live_periods:
+                self.error("exams", index, "period",
+                           f"unknown exam period {item['period']!r}: neither in this payload nor stored")
+                continue
+            self._exam_plan(key, item)
+        self.removals("exams", self.exams)
+        self._exams_of_removed_periods()
+
+    def _exam_plan(self, key, item):
+        desired = {"period_key": item["period"], "course_code": item["course"], "date": item["date"],
+                   "time": item["time"], "classroom": item["classroom"], "professor": item.get("professor")}
+        current = self.exams.get(key)
+        if current is None:
+            self.plan.exam_inserts.append({"external_id": key, **desired})
+            self.changes.created["exams"].append(key)
+            return
+        stored_course, stored_period = self.courses.get(item["course"]), self.periods.get(item["period"])
+        comparable = {**desired, "course_id": stored_course.id if stored_course else None,
+                      "period_id": stored_period.id if stored_period else None}
+        changed = _diff(current._mapping, comparable, EXAM_FIELDS, {
+            "course_id": lambda id_: self.code_by_course_id.get(id_, id_),
+            "period_id": lambda id_: self.period_key_by_id.get(id_, id_),
+        })
+        if current.deleted_at is None and not changed:
+            return
+        row = {"id": current.id, **desired, "updated_at": self.now}
+        if current.deleted_at is not None:
+            row["deleted_at"] = None
+            self.changes.created["exams"].append(key)
+        else:
+            self.changes.updated["exams"][key] = {
+                {"course_id": "course", "period_id": "period"}.get(name, name): values
+                for name, values in changed.items()
+            }
+        self.plan.exam_updates.append(row)
+
+    def _exams_of_removed_periods(self):
+        """Exams of a removed period go with it (unless this payload moves them elsewhere)."""
+        period_ids = [self.periods[key].id for key in self.removed["exam_periods"]]
+        if not period_ids:
+            return
+        orphans = _rows_by_key(EXAM_COLUMNS, ExamEntry.external_id, ExamEntry.period_id.in_(period_ids),
+                               ExamEntry.deleted_at.is_(None))
+        for key, row in orphans.items():
+            if key not in self.incoming["exams"]:
+                self.exams.setdefault(key, row)
+                self.removed["exams"].add(key)
+
+    def check_removed_courses(self):
+        """A removed course must not leave live timetable entries or exams pointing at it."""
+        code_by_id = {self.courses[code].id: code for code in self.removed["courses"]}
+        if not code_by_id:
+            return
+        still_used = set()
+        for model, family in ((ScheduleEntry, "schedule"), (ExamEntry, "exams")):
+            users = db.session.execute(select(model.external_id, model.course_id).where(
+                model.course_id.in_(list(code_by_id)), model.deleted_at.is_(None)))
+            still_used |= {code_by_id[course_id] for key, course_id in users
+                           if key not in self.removed[family] and key not in self.incoming[family]}
+        for code in sorted(still_used):
+            message = f"course {code!r} would be removed while timetable entries or exams still use it"
+            if code in self.deleted["courses"]:
+                self.error("deleted.courses", self.deleted["courses"].index(code), "code", message)
+            else:
+                self.error("courses", code, "code", message)
+
+    def finish(self):
+        if self.errors:
+            raise ValidationFailed("the catalogue data is invalid; nothing was written", errors=self.errors)
+        stored = {"courses": self.courses, "schedule": self.entries, "exam_periods": self.periods,
+                  "exams": self.exams}
+        for family in FAMILIES:
+            keys = sorted(self.removed[family])
+            self.plan.deletes[family] = [stored[family][key].id for key in keys]
+            self.changes.removed[family] = keys
+        return self.plan
+
+
 def catalogue_plan(*, courses=(), schedule=(), exam_periods=(), exams=(), replace=(), deleted=None):
     """Validate the desired state against the stored one and compute what to write.
 
     Items are plain dicts (see ``schedule_csv_parse`` and the webhook schemas): courses by ``code``,
     the rest by their external ``id``. Families named in ``replace`` are complete: stored rows absent
     from them are removed. ``deleted`` names rows to remove explicitly (deltas). Raises ValidationFailed
-    with located errors (``{family: {index: {field: [message]}}}``); writes nothing.
+    with located errors (``{family: {index: {field: [message]}}}``, ``deleted.<family>`` for ``deleted``);
+    writes nothing. Reads the whole of a replaced family, and only the named rows of the others, so a
+    one-entry delta costs a handful of small queries whatever the size of the timetable.
     """
-    replace = set(replace)
-    deleted = {family: list((deleted or {}).get(family) or []) for family in FAMILIES}
-    errors = {}
-    changes = ChangeSet()
-    now = datetime.now(timezone.utc)
-
-    def error(family, index, field_name, message):
-        errors.setdefault(family, {}).setdefault(index, {}).setdefault(field_name, []).append(message)
-
-    stored_courses = {
-        row.code: row for row in db.session.execute(
-            select(Course.id, Course.code, Course.name, Course.deleted_at)
-        )
-    }
-    stored_entries = {
-        row.external_id: row for row in db.session.execute(
-            select(ScheduleEntry.id, ScheduleEntry.external_id, ScheduleEntry.course_id, ScheduleEntry.kind,
-                   ScheduleEntry.professor, ScheduleEntry.groups, ScheduleEntry.day, ScheduleEntry.start_time,
-                   ScheduleEntry.end_time, ScheduleEntry.classroom, ScheduleEntry.sequence,
-                   ScheduleEntry.deleted_at)
-        )
-    }
-    stored_periods = {
-        row.external_id: row for row in db.session.execute(
-            select(ExamPeriod.id, ExamPeriod.external_id, ExamPeriod.name, ExamPeriod.start_date,
-                   ExamPeriod.end_date, ExamPeriod.visible, ExamPeriod.deleted_at)
-        )
-    }
-    stored_exams = {
-        row.external_id: row for row in db.session.execute(
-            select(ExamEntry.id, ExamEntry.external_id, ExamEntry.period_id, ExamEntry.course_id, ExamEntry.date,
-                   ExamEntry.time, ExamEntry.classroom, ExamEntry.professor, ExamEntry.deleted_at)
-        )
-    }
-    code_by_course_id = {row.id: code for code, row in stored_courses.items()}
-    period_key_by_id = {row.id: key for key, row in stored_periods.items()}
-    plan = CataloguePlan(
-        changes=changes,
-        live_entries_before=sum(1 for row in stored_entries.values() if row.deleted_at is None),
-    )
-
-    # ---- courses ----
-    incoming_courses = {}
-    for index, item in enumerate(courses):
-        code = item["code"]
-        if code in incoming_courses:
-            error("courses", index, "code", f"course {code!r} appears twice")
-            continue
-        incoming_courses[code] = item
-        current = stored_courses.get(code)
-        if current is None:
-            plan.course_inserts.append({"code": code, "name": item["name"]})
-            changes.created["courses"].append(code)
-        elif current.deleted_at is not None:
-            plan.course_updates.append({"id": current.id, "name": item["name"], "deleted_at": None, "updated_at": now})
-            changes.created["courses"].append(code)
-        elif current.name != item["name"]:
-            plan.course_updates.append({"id": current.id, "name": item["name"], "updated_at": now})
-            changes.updated["courses"][code] = {"name": [current.name, item["name"]]}
-    live_courses = {code for code, row in stored_courses.items() if row.deleted_at is None} | set(incoming_courses)
-    removed_courses = set()
-    if "courses" in replace:
-        removed_courses |= {code for code, row in stored_courses.items()
-                            if row.deleted_at is None and code not in incoming_courses}
-    for index, code in enumerate(deleted["courses"]):
-        if code in incoming_courses:
-            error("deleted.courses", index, "code", f"course {code!r} is both upserted and deleted")
-        elif code not in stored_courses:
-            error("deleted.courses", index, "code", f"unknown course {code!r}")
-        elif stored_courses[code].deleted_at is None:
-            removed_courses.add(code)
-    live_courses -= removed_courses
-
-    def course_ref(family, index, code):
-        if code not in live_courses:
-            error(family, index, "course", f"unknown course {code!r}: neither in this payload nor stored")
-            return None
-        return code
-
-    # ---- timetable entries ----
-    entry_fields = ("course_id", "kind", "professor", "groups", "day", "start_time", "end_time", "classroom")
-    entry_display = {
-        "course_id": lambda course_id: code_by_course_id.get(course_id, course_id),
-        "day": lambda day: DAY_CODES[day],
-    }
-    incoming_entries = set()
-    for index, item in enumerate(schedule):
-        key = item["id"]
-        if key in incoming_entries:
-            error("schedule", index, "id", f"entry {key!r} appears twice")
-            continue
-        incoming_entries.add(key)
-        if course_ref("schedule", index, item["course"]) is None:
-            continue
-        desired = {
-            "course_code": item["course"], "kind": item["kind"], "professor": item.get("professor"),
-            "groups": ", ".join(item["groups"]), "day": item["day"], "start_time": item["start"],
-            "end_time": item["end"], "classroom": item["classroom"],
-        }
-        if desired["end_time"] <= desired["start_time"]:
-            error("schedule", index, "end", "the class ends before it starts")
-            continue
-        current = stored_entries.get(key)
-        if current is None:
-            plan.entry_inserts.append({"external_id": key, **desired})
-            changes.created["schedule"].append(key)
-            continue
-        # An existing course keeps its id; a new course's id is known only once written.
-        stored = stored_courses.get(item["course"])
-        desired["course_id"] = stored.id if stored is not None else None
-        changed = _diff(current._mapping, desired, entry_fields, entry_display)
-        if desired["course_id"] is None:
-            changed["course_id"] = [code_by_course_id.get(current.course_id), item["course"]]
-        if current.deleted_at is not None:
-            plan.entry_updates.append({"id": current.id, **desired, "deleted_at": None,
-                                       "sequence": current.sequence + 1, "updated_at": now})
-            changes.created["schedule"].append(key)
-        elif changed:
-            plan.entry_updates.append({"id": current.id, **desired, "sequence": current.sequence + 1,
-                                       "updated_at": now})
-            if "course_id" in changed:
-                changed["course"] = changed.pop("course_id")
-            changes.updated["schedule"][key] = changed
-    removed_entries = set()
-    if "schedule" in replace:
-        removed_entries |= {key for key, row in stored_entries.items()
-                            if row.deleted_at is None and key not in incoming_entries}
-    for index, key in enumerate(deleted["schedule"]):
-        if key in incoming_entries:
-            error("deleted.schedule", index, "id", f"entry {key!r} is both upserted and deleted")
-        elif key not in stored_entries:
-            error("deleted.schedule", index, "id", f"unknown timetable entry {key!r}")
-        elif stored_entries[key].deleted_at is None:
-            removed_entries.add(key)
-
-    # ---- examination periods ----
-    period_fields = ("name", "start_date", "end_date", "visible")
-    incoming_periods = set()
-    for index, item in enumerate(exam_periods):
-        key = item["id"]
-        if key in incoming_periods:
-            error("exam_periods", index, "id", f"exam period {key!r} appears twice")
-            continue
-        incoming_periods.add(key)
-        desired = {"name": item["name"], "start_date": item["start_date"], "end_date": item["end_date"],
-                   "visible": item.get("visible", True)}
-        if desired["end_date"] < desired["start_date"]:
-            error("exam_periods", index, "end_date", "the period ends before it starts")
-            continue
-        current = stored_periods.get(key)
-        if current is None:
-            plan.period_inserts.append({"external_id": key, **desired})
-            changes.created["exam_periods"].append(key)
-        elif current.deleted_at is not None:
-            plan.period_updates.append({"id": current.id, **desired, "deleted_at": None, "updated_at": now})
-            changes.created["exam_periods"].append(key)
-        else:
-            changed = _diff(current._mapping, desired, period_fields)
-            if changed:
-                plan.period_updates.append({"id": current.id, **desired, "updated_at": now})
-                changes.updated["exam_periods"][key] = changed
-    live_periods = {key for key, row in stored_periods.items() if row.deleted_at is None} | incoming_periods
-    removed_periods = set()
-    if "exam_periods" in replace:
-        removed_periods |= {key for key, row in stored_periods.items()
-                            if row.deleted_at is None and key not in incoming_periods}
-    for index, key in enumerate(deleted["exam_periods"]):
-        if key in incoming_periods:
-            error("deleted.exam_periods", index, "id", f"exam period {key!r} is both upserted and deleted")
-        elif key not in stored_periods:
-            error("deleted.exam_periods", index, "id", f"unknown exam period {key!r}")
-        elif stored_periods[key].deleted_at is None:
-            removed_periods.add(key)
-    live_periods -= removed_periods
-
-    # ---- exams ----
-    exam_fields = ("period_id", "course_id", "date", "time", "classroom", "professor")
-    incoming_exams = set()
-    for index, item in enumerate(exams):
-        key = item["id"]
-        if key in incoming_exams:
-            error("exams", index, "id", f"exam {key!r} appears twice")
-            continue
-        incoming_exams.add(key)
-        if course_ref("exams", index, item["course"]) is None:
-            continue
-        if item["period"] not in live_periods:
-            error("exams", index, "period",
-                  f"unknown exam period {item['period']!r}: neither in this payload nor stored")
-            continue
-        desired = {"period_key": item["period"], "course_code": item["course"], "date": item["date"],
-                   "time": item["time"], "classroom": item["classroom"], "professor": item.get("professor")}
-        current = stored_exams.get(key)
-        if current is None:
-            plan.exam_inserts.append({"external_id": key, **desired})
-            changes.created["exams"].append(key)
-            continue
-        stored_course = stored_courses.get(item["course"])
-        stored_period = stored_periods.get(item["period"])
-        comparable = {**desired, "course_id": stored_course.id if stored_course else None,
-                      "period_id": stored_period.id if stored_period else None}
-        changed = _diff(current._mapping, comparable, exam_fields, {
-            "course_id": lambda course_id: code_by_course_id.get(course_id, course_id),
-            "period_id": lambda period_id: period_key_by_id.get(period_id, period_id),
-        })
-        if current.deleted_at is not None or changed:
-            update_row = {"id": current.id, **desired, "updated_at": now}
-            if current.deleted_at is not None:
-                update_row["deleted_at"] = None
-                changes.created["exams"].append(key)
-            else:
-                changes.updated["exams"][key] = {
-                    {"course_id": "course", "period_id": "period"}.get(name, name): values
-                    for name, values in changed.items()
-                }
-            plan.exam_updates.append(update_row)
-    removed_exams = set()
-    if "exams" in replace:
-        removed_exams |= {key for key, row in stored_exams.items()
-                          if row.deleted_at is None and key not in incoming_exams}
-    for index, key in enumerate(deleted["exams"]):
-        if key in incoming_exams:
-            error("deleted.exams", index, "id", f"exam {key!r} is both upserted and deleted")
-        elif key not in stored_exams:
-            error("deleted.exams", index, "id", f"unknown exam {key!r}")
-        elif stored_exams[key].deleted_at is None:
-            removed_exams.add(key)
-    # Exams of a removed period go with it.
-    removed_exams |= {key for key, row in stored_exams.items()
-                      if row.deleted_at is None and key not in incoming_exams
-                      and period_key_by_id.get(row.period_id) in removed_periods}
-
-    # ---- a removed course must not leave live rows pointing at it ----
-    if removed_courses:
-        removed_course_ids = {stored_courses[code].id for code in removed_courses}
-        still_used = {
-            code_by_course_id[row.course_id] for key, row in stored_entries.items()
-            if row.deleted_at is None and key not in removed_entries and key not in incoming_entries
-            and row.course_id in removed_course_ids
-        } | {
-            code_by_course_id[row.course_id] for key, row in stored_exams.items()
-            if row.deleted_at is None and key not in removed_exams and key not in incoming_exams
-            and row.course_id in removed_course_ids
-        }
-        for code in sorted(still_used):
-            errors.setdefault("courses", {}).setdefault(code, {}).setdefault("code", []).append(
-                f"course {code!r} would be removed while timetable entries or exams still use it"
-            )
-
-    if errors:
-        raise ValidationFailed("the catalogue data is invalid; nothing was written", errors=errors)
-
-    plan.deletes["courses"] = [stored_courses[code].id for code in sorted(removed_courses)]
-    plan.deletes["schedule"] = [stored_entries[key].id for key in sorted(removed_entries)]
-    plan.deletes["exam_periods"] = [stored_periods[key].id for key in sorted(removed_periods)]
-    plan.deletes["exams"] = [stored_exams[key].id for key in sorted(removed_exams)]
-    changes.removed["courses"] = sorted(removed_courses)
-    changes.removed["schedule"] = sorted(removed_entries)
-    changes.removed["exam_periods"] = sorted(removed_periods)
-    changes.removed["exams"] = sorted(removed_exams)
-    return plan
+    planner = _CataloguePlanner(replace=replace, deleted=deleted)
+    planner.load(schedule=schedule, exams=exams)
+    planner.plan_courses(courses)
+    planner.plan_schedule(schedule)
+    planner.plan_periods(exam_periods)
+    planner.plan_exams(exams)
+    planner.check_removed_courses()
+    return planner.finish()
 
 
 def catalogue_write(plan):
-    """Write a plan in the current transaction (no commit). Returns its ChangeSet."""
+    """Write a plan in the current transaction (no commit): a few bulk statements per family, never one
+    per row except for updates (one executemany). Returns its ChangeSet."""
     if plan.changes.empty:
         return plan.changes
     now = datetime.now(timezone.utc)
-    session = db.session
-    if plan.course_inserts:
-        session.execute(insert(Course), [{**row, "created_at": now, "updated_at": now} for row in plan.course_inserts])
-    if plan.course_updates:
-        session.execute(update(Course), plan.course_updates)
-    needs_ids = plan.entry_inserts or plan.entry_updates or plan.exam_inserts or plan.exam_updates
-    course_ids = {code: id_ for code, id_ in session.execute(select(Course.code, Course.id))} if needs_ids else {}
-    if plan.period_inserts:
-        session.execute(insert(ExamPeriod), [{**row, "created_at": now, "updated_at": now}
-                                             for row in plan.period_inserts])
-    if plan.period_updates:
-        session.execute(update(ExamPeriod), plan.period_updates)
-    period_ids = {key: id_ for key, id_ in session.execute(select(ExamPeriod.external_id, ExamPeriod.id))} if (
-        plan.exam_inserts or plan.exam_updates) else {}
+    _bulk_write(Course, plan.course_inserts, plan.course_updates, now)
+    _bulk_write(ExamPeriod, plan.period_inserts, plan.period_updates, now)
+    course_ids = period_ids = {}
+    if plan.entry_inserts or plan.entry_updates or plan.exam_inserts or plan.exam_updates:
+        course_ids = dict(db.session.execute(select(Course.code, Course.id)).all())
+    if plan.exam_inserts or plan.exam_updates:
+        period_ids = dict(db.session.execute(select(ExamPeriod.external_id, ExamPeriod.id)).all())
 
-    def entry_row(row):
+    def resolved(row):
         row = dict(row)
         row["course_id"] = course_ids[row.pop("course_code")]
+        if "period_key" in row:
+            row["period_id"] = period_ids[row.pop("period_key")]
         return row
 
-    def exam_row(row):
-        row = dict(row)
-        row["course_id"] = course_ids[row.pop("course_code")]
-        row["period_id"] = period_ids[row.pop("period_key")]
-        return row
-
-    if plan.entry_inserts:
-        session.execute(insert(ScheduleEntry), [
-            {**entry_row(row), "sequence": 0, "created_at": now, "updated_at": now} for row in plan.entry_inserts
-        ])
-    if plan.entry_updates:
-        session.execute(update(ScheduleEntry), [entry_row(row) for row in plan.entry_updates])
-    if plan.exam_inserts:
-        session.execute(insert(ExamEntry), [
-            {**exam_row(row), "created_at": now, "updated_at": now} for row in plan.exam_inserts
-        ])
-    if plan.exam_updates:
-        session.execute(update(ExamEntry), [exam_row(row) for row in plan.exam_updates])
+    _bulk_write(ScheduleEntry, [{**resolved(row), "sequence": 0} for row in plan.entry_inserts],
+                [resolved(row) for row in plan.entry_updates], now)
+    _bulk_write(ExamEntry, [resolved(row) for row in plan.exam_inserts],
+                [resolved(row) for row in plan.exam_updates], now)
     for model, family in ((ScheduleEntry, "schedule"), (ExamEntry, "exams"),
                           (ExamPeriod, "exam_periods"), (Course, "courses")):
-        ids = plan.deletes[family]
-        if not ids:
-            continue
         values = {"deleted_at": now, "updated_at": now}
         if model is ScheduleEntry:
             values["sequence"] = ScheduleEntry.sequence + 1
-        for chunk_start in range(0, len(ids), 1000):
-            session.execute(
-                update(model).where(model.id.in_(ids[chunk_start:chunk_start + 1000])).values(**values),
-                execution_options={"synchronize_session": False},
-            )
+        for ids in _chunks(plan.deletes[family]):
+            db.session.execute(update(model).where(model.id.in_(ids)).values(**values),
+                               execution_options={"synchronize_session": False})
     return plan.changes
+
+
+def _bulk_write(model, inserts, updates, now):
+    if inserts:
+        # Core insert: batched multi-row INSERTs, without the ORM's per-row bookkeeping.
+        db.session.execute(insert(model.__table__), [{**row, "created_at": now, "updated_at": now} for row in inserts])
+    if updates:
+        db.session.execute(update(model), updates)  # ORM bulk UPDATE by primary key (one executemany)
 
 
 def catalogue_cache_invalidate(changes):
