@@ -3,6 +3,8 @@
 ``create_app`` takes one of the names in ``CONFIGS`` (or a class); every setting below comes from an
 environment variable of the same name unless noted, and every variable is documented in the README.
 """
+import base64
+import binascii
 import os
 from pathlib import Path
 
@@ -43,6 +45,19 @@ def _env_bool(name, default):
     if value is None:
         return default
     return value.lower() in {"1", "true", "yes", "on"}
+
+
+def webhook_keys_parse(secrets):
+    """``WEBHOOK_SECRET`` (space-separated ``whsec_<base64>`` secrets, for rotation) → list of HMAC keys."""
+    keys = []
+    for secret in (secrets or "").split():
+        try:
+            keys.append(base64.b64decode(secret.removeprefix("whsec_"), validate=True))
+        except (binascii.Error, ValueError):
+            raise ConfigError("WEBHOOK_SECRET must be space-separated whsec_<base64> secrets") from None
+    if any(len(key) < 16 for key in keys):
+        raise ConfigError("each WEBHOOK_SECRET key must be at least 16 bytes (24 base64 characters)")
+    return keys
 
 
 def database_url_normalize(url):
@@ -124,11 +139,22 @@ class Config:
             "info": {"description": "Backend of the RAF student mobile app. See README.md."},
         }
 
+        # Course-service webhook (Standard Webhooks). The first secret signs (flask webhook sign); all verify.
+        self.WEBHOOK_SECRET = _env("WEBHOOK_SECRET")
+        webhook_keys_parse(self.WEBHOOK_SECRET)  # malformed → refuse to start, in every environment
+        self.WEBHOOK_MAX_BODY = _env_int("WEBHOOK_MAX_BODY", 8 * 1024 * 1024)
+        self.WEBHOOK_MAX_DELETE_SHARE = _env_float("WEBHOOK_MAX_DELETE_SHARE", 0.5)
+        self.WEBHOOK_RATE_LIMIT = _env("WEBHOOK_RATE_LIMIT", "60 per minute")
+
         self.JSON_SORT_KEYS = False
         self.MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
 
     def validate(self):
         """Refuse to start with missing or unsafe settings. Overridden per environment."""
+
+
+# Development only (documented in the README), so `flask webhook send` works with zero configuration.
+DEV_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"raf-network-dev-only-webhook-secret").decode("ascii")
 
 
 class DevelopmentConfig(Config):
@@ -139,6 +165,8 @@ class DevelopmentConfig(Config):
         super().__init__()
         if not self.SECRET_KEY:
             self.SECRET_KEY = "dev-only-insecure-secret-key-never-use-in-production"
+        if not self.WEBHOOK_SECRET:
+            self.WEBHOOK_SECRET = DEV_WEBHOOK_SECRET
 
 
 class TestingConfig(DevelopmentConfig):
@@ -152,6 +180,8 @@ class ProductionConfig(Config):
     def validate(self):
         if not self.SECRET_KEY or len(self.SECRET_KEY) < 32:
             raise ConfigError("SECRET_KEY must be set (at least 32 characters) in production")
+        if not self.WEBHOOK_SECRET:
+            raise ConfigError("WEBHOOK_SECRET must be set (whsec_<base64>) in production")
 
 
 CONFIGS = {

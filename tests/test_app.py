@@ -24,6 +24,7 @@ def test_production_starts_with_its_secrets(monkeypatch, tmp_path):
     from raf_network import create_app
 
     monkeypatch.setenv("SECRET_KEY", "x" * 32)
+    monkeypatch.setenv("WEBHOOK_SECRET", "whsec_" + "A" * 32)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/p.db")
     app = create_app(ProductionConfig)
     assert app.config["SECRET_KEY"] == "x" * 32

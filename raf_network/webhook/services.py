@@ -1,0 +1,315 @@
+"""The course service's webhook: verify a delivery (Standard Webhooks), record it, apply it to the catalogue
+in one transaction, then — after commit — invalidate the affected cache and hand the changes to the
+notification pipeline (``notifications.tasks.timetable_change_notify``).
+
+Deliveries apply one at a time (a PostgreSQL advisory lock; SQLite serializes writers), and a webhook-id is
+applied at most once (``WebhookDelivery.applied_webhook_id`` is unique). A refused delivery is recorded —
+``webhook_delivery`` is the audit log — but never touches the catalogue tables or the cache.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+from datetime import timezone
+
+from flask import current_app
+from marshmallow import ValidationError
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
+
+from config import webhook_keys_parse
+from raf_network.courses.services import (
+    FAMILIES,
+    catalogue_cache_invalidate,
+    catalogue_plan,
+    catalogue_write,
+)
+from raf_network.errors import ApiError, Conflict, NotFound, Unauthorized, ValidationFailed
+from raf_network.extensions import db
+from raf_network.jobs import enqueue_after_commit
+from raf_network.webhook.models import WebhookDelivery
+from raf_network.webhook.schemas import SNAPSHOT, EnvelopeSchema, errors_flatten
+
+log = logging.getLogger(__name__)
+
+TIMESTAMP_TOLERANCE = 5 * 60  # seconds either way, as Standard Webhooks recommends
+WEBHOOK_ID = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
+TIMESTAMP = re.compile(r"^\d{1,12}$")
+# pg_advisory_xact_lock key for "applying a webhook delivery" (any constant 64-bit integer, ours alone).
+APPLY_LOCK_KEY = int.from_bytes(hashlib.sha256(b"raf_network.webhook.apply").digest()[:8], "big", signed=True)
+
+
+@dataclass
+class DeliveryOutcome:
+    """What the sender is told: the delivery record and what it changed (counts)."""
+
+    delivery: int
+    status: str
+    created: int = 0
+    updated: int = 0
+    removed: int = 0
+
+    @classmethod
+    def of(cls, delivery, status=None):
+        return cls(delivery=delivery.id, status=status or delivery.status, created=delivery.created_count,
+                   updated=delivery.updated_count, removed=delivery.removed_count)
+
+
+# --------------------------------------------------------------------------------------------------
+# Signatures (Standard Webhooks: HMAC-SHA256 over "{id}.{timestamp}.{body}", base64, "v1," prefix)
+# --------------------------------------------------------------------------------------------------
+
+def signature_sign(*, webhook_id, timestamp, body, secret):
+    """The ``webhook-signature`` header value for a body, signed with the first of ``secret``'s keys."""
+    keys = webhook_keys_parse(secret)
+    if not keys:
+        raise ValueError("no webhook secret to sign with")
+    return "v1," + _signature(keys[0], webhook_id, str(timestamp), body).decode("ascii")
+
+
+def _signature(key, webhook_id, timestamp, body):
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    return base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest())
+
+
+def signature_verify(*, webhook_id, timestamp, signatures, body, now=None):
+    """Raise Unauthorized unless a ``v1`` signature matches one of ``WEBHOOK_SECRET``'s keys for the raw
+    body and the timestamp is within 5 minutes of ``now``."""
+    keys = webhook_keys_parse(current_app.config.get("WEBHOOK_SECRET"))
+    if not keys:
+        raise ApiError("the webhook receiver is not configured (WEBHOOK_SECRET is unset)", code=503)
+    if not (webhook_id and timestamp and signatures):
+        raise Unauthorized("the webhook-id, webhook-timestamp and webhook-signature headers are required")
+    if not WEBHOOK_ID.match(webhook_id):
+        raise Unauthorized("webhook-id must be 1–255 printable ASCII characters")
+    if not TIMESTAMP.match(timestamp):
+        raise Unauthorized("webhook-timestamp must be unix seconds")
+    now = time.time() if now is None else now
+    if abs(now - int(timestamp)) > TIMESTAMP_TOLERANCE:
+        raise Unauthorized("webhook-timestamp is more than 5 minutes away from the receiver's clock")
+    expected = [_signature(key, webhook_id, timestamp, body) for key in keys]
+    for candidate in signatures.split():
+        version, _, value = candidate.partition(",")
+        if version == "v1" and any(hmac.compare_digest(value.encode(), good) for good in expected):
+            return
+    raise Unauthorized("no valid webhook signature")
+
+
+# --------------------------------------------------------------------------------------------------
+# Receiving and applying
+# --------------------------------------------------------------------------------------------------
+
+def delivery_receive(*, webhook_id, timestamp, signatures, body, source_address):
+    """Verify, record and apply one HTTP delivery. Returns a DeliveryOutcome (applied or duplicate);
+    raises ApiError (401/400/409/422, or 503 unconfigured) otherwise. Bad signatures are only logged."""
+    try:
+        signature_verify(webhook_id=webhook_id, timestamp=timestamp, signatures=signatures, body=body)
+    except Unauthorized as exc:
+        log.warning("webhook delivery refused: %s (webhook-id %r, from %s, %d bytes)",
+                    exc.message, webhook_id[:100], source_address, len(body))
+        raise
+    return _delivery_process(webhook_id=webhook_id, body=body, source_address=source_address, signature="valid")
+
+
+def delivery_replay(*, delivery_id, force=False):
+    """Re-apply a stored delivery's body (``flask webhook replay``), as a new delivery record.
+
+    An operator's deliberate act: the out-of-order check and the webhook-id deduplication are skipped;
+    validation applies, and so does the mass-deletion guard unless ``force``."""
+    original = db.session.get(WebhookDelivery, delivery_id)
+    if original is None:
+        raise NotFound(f"webhook delivery {delivery_id} does not exist")
+    return _delivery_process(webhook_id=original.webhook_id, body=original.raw_body, source_address=None,
+                             signature="replay", replay_of=original.id, force=force)
+
+
+def _delivery_process(*, webhook_id, body, source_address, signature, replay_of=None, force=False):
+    session = db.session
+    try:
+        _apply_lock()
+        delivery = WebhookDelivery(webhook_id=webhook_id, raw_body=body, source_address=source_address,
+                                   signature=signature, status="failed", http_status=500, original_id=replay_of)
+        session.add(delivery)
+        session.flush()  # on SQLite this first write takes the database's write lock: applies serialize
+        if replay_of is None and (original := _applied_delivery(webhook_id)) is not None:
+            return _duplicate_record(delivery, original)
+        changes = _delivery_apply(delivery, body, check_order=replay_of is None, force=force)
+    except IntegrityError:
+        # Another copy of this webhook-id committed first (applied_webhook_id is unique).
+        session.rollback()
+        original = _applied_delivery(webhook_id)
+        if original is None:
+            raise
+        duplicate = WebhookDelivery(webhook_id=webhook_id, raw_body=body, source_address=source_address,
+                                    signature=signature, status="failed", http_status=500)
+        session.add(duplicate)
+        return _duplicate_record(duplicate, original)
+    except ApiError:
+        raise  # recorded as rejected by _delivery_apply
+    except Exception as exc:
+        session.rollback()
+        _failed_record(webhook_id=webhook_id, body=body, source_address=source_address, signature=signature,
+                       replay_of=replay_of, exc=exc)
+        raise
+    catalogue_cache_invalidate(changes)
+    return DeliveryOutcome.of(delivery)
+
+
+def _apply_lock():
+    """Serialize applies across processes until this transaction ends (PostgreSQL; SQLite has one writer)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPLY_LOCK_KEY})
+
+
+def _applied_delivery(webhook_id):
+    return db.session.scalar(select(WebhookDelivery).options(defer(WebhookDelivery.raw_body))
+                             .where(WebhookDelivery.applied_webhook_id == webhook_id))
+
+
+def _delivery_apply(delivery, body, *, check_order, force):
+    """Validate and apply; commits the delivery record (and the catalogue when applied). Returns the
+    ChangeSet; a refusal is recorded as rejected, committed, and raised."""
+    try:
+        envelope = envelope_parse(body)
+        delivery.type = envelope["type"]
+        delivery.payload_timestamp = envelope["timestamp"]
+        if check_order:
+            _order_check(envelope["timestamp"])
+        plan = _plan(envelope, force=force)
+    except ApiError as exc:
+        delivery.status, delivery.http_status = "rejected", exc.code
+        delivery.error = {"message": exc.message, **({"errors": exc.errors} if exc.errors else {})}
+        db.session.commit()
+        log.info("webhook delivery %s rejected (%s): %s", delivery.id, exc.code, exc.message)
+        raise
+    changes = catalogue_write(plan)
+    counts = changes.counts
+    delivery.status, delivery.http_status = "applied", 200
+    if delivery.original_id is None:
+        delivery.applied_webhook_id = delivery.webhook_id
+    delivery.created_count, delivery.updated_count, delivery.removed_count = (
+        counts["created"], counts["updated"], counts["removed"])
+    delivery.changes = changes.to_json()
+    if not changes.empty:
+        from raf_network.notifications.tasks import timetable_change_notify
+
+        enqueue_after_commit(timetable_change_notify, delivery.id, queue="notifications")
+    db.session.commit()
+    log.info("webhook delivery %s applied: %s", delivery.id, counts)
+    return changes
+
+
+def envelope_parse(body):
+    """Raw body → the validated envelope. 400 when it is not UTF-8 JSON, 422 (errors located by dotted
+    path, e.g. ``data.schedule[17].start``) when it is JSON of the wrong shape."""
+    try:
+        document = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ApiError(f"the body is not UTF-8 JSON: {exc}", code=400) from None
+    try:
+        envelope = EnvelopeSchema().load(document)
+    except ValidationError as exc:
+        raise ValidationFailed("the payload is invalid; nothing was written",
+                               errors=errors_flatten(exc.messages)) from None
+    envelope["timestamp"] = envelope["timestamp"].astimezone(timezone.utc)
+    return envelope
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _order_check(timestamp):
+    """409 when a delivery with a newer payload timestamp has already been applied."""
+    newer = db.session.scalar(
+        select(WebhookDelivery.payload_timestamp)
+        .where(WebhookDelivery.status == "applied", WebhookDelivery.payload_timestamp > timestamp)
+        .order_by(WebhookDelivery.payload_timestamp.desc()).limit(1)
+    )
+    if newer is not None:
+        raise Conflict(f"out of order: a delivery with a newer timestamp ({newer.isoformat()}) has already been "
+                       f"applied; this one ({timestamp.isoformat()}) was not")
+
+
+def _plan(envelope, *, force):
+    data, snapshot = envelope["data"], envelope["type"] == SNAPSHOT
+    try:
+        plan = catalogue_plan(
+            courses=data.get("courses", ()), schedule=data.get("schedule", ()),
+            exam_periods=data.get("exam_periods", ()), exams=data.get("exams", ()),
+            replace=FAMILIES if snapshot else (), deleted=data.get("deleted"),
+        )
+    except ValidationFailed as exc:
+        raise ValidationFailed(exc.message, errors=plan_errors_locate(exc.errors)) from None
+    limit = current_app.config["WEBHOOK_MAX_DELETE_SHARE"]
+    if snapshot and plan.removed_share > limit and not (force or envelope["force"]):
+        removed = len(plan.deletes["schedule"])
+        raise Conflict(
+            f"mass deletion refused: this snapshot would remove {removed} of the {plan.live_entries_before} live "
+            f"timetable entries ({plan.removed_share:.0%}), more than WEBHOOK_MAX_DELETE_SHARE ({limit:.0%}); "
+            "nothing was written. Send it again with \"force\": true if that is intended.")
+    return plan
+
+
+def plan_errors_locate(errors):
+    """``catalogue_plan``'s ``{family: {index: {field: [msg]}}}`` → the payload's own dotted paths."""
+    flat = {}
+    for family, by_index in errors.items():
+        for index, by_field in by_index.items():
+            position = f"[{index}]" if isinstance(index, int) else f".{index}"
+            for field_name, messages in by_field.items():
+                # deleted.<family> lists are plain keys: the item itself is the location.
+                suffix = "" if family.startswith("deleted.") else f".{field_name}"
+                flat.setdefault(f"data.{family}{position}{suffix}", []).extend(messages)
+    return flat
+
+
+def _duplicate_record(delivery, original):
+    delivery.status, delivery.http_status, delivery.original_id = "duplicate", 200, original.id
+    db.session.commit()
+    log.info("webhook delivery %s: webhook-id %r already applied by delivery %s; nothing done",
+             delivery.id, delivery.webhook_id, original.id)
+    return DeliveryOutcome.of(original, status="duplicate")
+
+
+def _failed_record(*, webhook_id, body, source_address, signature, replay_of, exc):
+    log.exception("webhook delivery %r failed; the apply was rolled back", webhook_id)
+    try:
+        db.session.add(WebhookDelivery(
+            webhook_id=webhook_id, raw_body=body, source_address=source_address, signature=signature,
+            original_id=replay_of, status="failed", http_status=500,
+            error={"message": f"{exc.__class__.__name__}: {str(exc)[:500]}"},
+        ))
+        db.session.commit()
+    except Exception:  # the database itself may be what failed; the log line above is the record then
+        db.session.rollback()
+        log.exception("could not record the failed webhook delivery %r", webhook_id)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading the log
+# --------------------------------------------------------------------------------------------------
+
+def delivery_list(*, page, page_size):
+    """A page of deliveries, newest first (without bodies and change sets), and the total count."""
+    total = db.session.scalar(select(func.count()).select_from(WebhookDelivery))
+    deliveries = db.session.scalars(
+        select(WebhookDelivery)
+        .options(defer(WebhookDelivery.raw_body, raiseload=True), defer(WebhookDelivery.changes, raiseload=True),
+                 defer(WebhookDelivery.error, raiseload=True))
+        .order_by(WebhookDelivery.id.desc())
+        .limit(page_size).offset((page - 1) * page_size)
+    ).all()
+    return deliveries, total
+
+
+def delivery_get(*, delivery_id):
+    delivery = db.session.get(WebhookDelivery, delivery_id)
+    if delivery is None:
+        raise NotFound(f"webhook delivery {delivery_id} does not exist")
+    return delivery
