@@ -193,11 +193,14 @@ class EnvelopeSchema(BaseSchema):
     force = fields.Boolean(load_default=False, truthy={True}, falsy={False}, metadata={
         "description": "Apply a snapshot even if it removes more than WEBHOOK_MAX_DELETE_SHARE of the timetable"})
 
-    @validates_schema
-    def _snapshot_complete(self, envelope, **_kwargs):
-        if envelope.get("type") != SNAPSHOT or "data" not in envelope:
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _snapshot_complete(self, _envelope, original, **_kwargs):
+        # On the original input, so a missing family is reported alongside the items' own errors.
+        if not isinstance(original, dict) or original.get("type") != SNAPSHOT:
             return
-        data = envelope["data"]
+        data = original.get("data")
+        if not isinstance(data, dict):
+            return
         errors = {family: ["A snapshot lists every family; an empty list removes them all."]
                   for family in FAMILIES if family not in data}
         if "deleted" in data:
