@@ -317,12 +317,13 @@ def _chunks(items, size=IN_CHUNK):
 def _rows_by_key(columns, key_column, *conditions, keys=None):
     """Stored rows by their external key: all of them (``keys=None``) or only those with these keys."""
     query = select(*columns).where(*conditions)
+    connection = db.session.connection()  # Core: these are plain rows, no ORM entities to track
+    key_index = [column.key for column in columns].index(key_column.key)
     if keys is None:
-        return {getattr(row, key_column.key): row for row in db.session.execute(query)}
+        return {row[key_index]: row for row in connection.execute(query)}
     rows = {}
     for chunk in _chunks(keys):
-        matching = db.session.execute(query.where(key_column.in_(chunk)))
-        rows.update((getattr(row, key_column.key), row) for row in matching)
+        rows.update((row[key_index], row) for row in connection.execute(query.where(key_column.in_(chunk))))
     return rows
 
 
@@ -429,17 +430,17 @@ class _CataloguePlanner:
         self.removals("schedule", self.entries)
 
     def _entry_plan(self, key, course_code, desired):
-        values = {"course_code": course_code, **dict(zip(ENTRY_FIELDS[1:], desired, strict=True))}
         current = self.entries.get(key)
+        # An existing course keeps its id; a new course's id is known only once written.
+        stored_course = self.courses.get(course_code)
+        course_id = stored_course.id if stored_course is not None else None
+        if current is not None and current.deleted_at is None and current[2:10] == (course_id, *desired):
+            return  # unchanged: the common case of a re-sent snapshot, decided without building a diff
+        values = {"course_code": course_code, **dict(zip(ENTRY_FIELDS[1:], desired, strict=True))}
         if current is None:
             self.plan.entry_inserts.append({"external_id": key, **values})
             self.changes.created["schedule"].append(key)
             return
-        # An existing course keeps its id; a new course's id is known only once written.
-        stored_course = self.courses.get(course_code)
-        course_id = stored_course.id if stored_course is not None else None
-        if current.deleted_at is None and tuple(current[2:10]) == (course_id, *desired):
-            return  # unchanged: the common case of a re-sent snapshot, decided without building a diff
         values["course_id"] = course_id
         changed = _diff(current._mapping, values, ENTRY_FIELDS, {
             "course_id": lambda id_: self.code_by_course_id.get(id_, id_), "day": lambda day: DAY_CODES[day]})

@@ -11,9 +11,11 @@ log = logging.getLogger(__name__)
 
 def timetable_change_notify(delivery_id: int):
     """A webhook delivery changed the catalogue: log what changed (pushes come with the notifications issue)."""
+    from sqlalchemy.orm import defer
+
     from raf_network.webhook.models import WebhookDelivery
 
-    delivery = db.session.get(WebhookDelivery, delivery_id)
+    delivery = db.session.get(WebhookDelivery, delivery_id, options=[defer(WebhookDelivery.raw_body)])
     if delivery is None:
         log.warning("timetable_change_notify: webhook delivery %s does not exist", delivery_id)
         return

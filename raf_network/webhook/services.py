@@ -138,7 +138,7 @@ def _delivery_process(*, webhook_id, body, source_address, signature, replay_of=
         session.flush()  # on SQLite this first write takes the database's write lock: applies serialize
         if replay_of is None and (original := _applied_delivery(webhook_id)) is not None:
             return _duplicate_record(delivery, original)
-        changes = _delivery_apply(delivery, body, check_order=replay_of is None, force=force)
+        changes, outcome = _delivery_apply(delivery, body, check_order=replay_of is None, force=force)
     except IntegrityError:
         # Another copy of this webhook-id committed first (applied_webhook_id is unique).
         session.rollback()
@@ -157,7 +157,7 @@ def _delivery_process(*, webhook_id, body, source_address, signature, replay_of=
                        replay_of=replay_of, exc=exc)
         raise
     catalogue_cache_invalidate(changes)
-    return DeliveryOutcome.of(delivery)
+    return outcome
 
 
 def _apply_lock():
@@ -173,7 +173,7 @@ def _applied_delivery(webhook_id):
 
 def _delivery_apply(delivery, body, *, check_order, force):
     """Validate and apply; commits the delivery record (and the catalogue when applied). Returns the
-    ChangeSet; a refusal is recorded as rejected, committed, and raised."""
+    ChangeSet and the outcome; a refusal is recorded as rejected, committed, and raised."""
     try:
         envelope = envelope_parse(body)
         delivery.type = envelope["type"]
@@ -184,8 +184,9 @@ def _delivery_apply(delivery, body, *, check_order, force):
     except ApiError as exc:
         delivery.status, delivery.http_status = "rejected", exc.code
         delivery.error = {"message": exc.message, **({"errors": exc.errors} if exc.errors else {})}
+        delivery_id = delivery.id
         db.session.commit()
-        log.info("webhook delivery %s rejected (%s): %s", delivery.id, exc.code, exc.message)
+        log.info("webhook delivery %s rejected (%s): %s", delivery_id, exc.code, exc.message)
         raise
     changes = catalogue_write(plan)
     counts = changes.counts
@@ -199,9 +200,10 @@ def _delivery_apply(delivery, body, *, check_order, force):
         from raf_network.notifications.tasks import timetable_change_notify
 
         enqueue_after_commit(timetable_change_notify, delivery.id, queue="notifications")
+    outcome = DeliveryOutcome.of(delivery)  # before commit expires the row (and reloading it reads the body)
     db.session.commit()
-    log.info("webhook delivery %s applied: %s", delivery.id, counts)
-    return changes
+    log.info("webhook delivery %s applied: %s", outcome.delivery, counts)
+    return changes, outcome
 
 
 def envelope_parse(body):
@@ -271,10 +273,12 @@ def plan_errors_locate(errors):
 
 def _duplicate_record(delivery, original):
     delivery.status, delivery.http_status, delivery.original_id = "duplicate", 200, original.id
-    db.session.commit()
+    outcome = DeliveryOutcome.of(original, status="duplicate")
+    db.session.flush()
     log.info("webhook delivery %s: webhook-id %r already applied by delivery %s; nothing done",
              delivery.id, delivery.webhook_id, original.id)
-    return DeliveryOutcome.of(original, status="duplicate")
+    db.session.commit()
+    return outcome
 
 
 def _failed_record(*, webhook_id, body, source_address, signature, replay_of, exc):
