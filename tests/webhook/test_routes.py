@@ -188,10 +188,10 @@ def test_a_replayed_webhook_id_returns_the_original_outcome_and_changes_nothing(
 def test_a_body_that_is_not_json_is_400(snapshot_applied):
     app = snapshot_applied
     before = _unchanged(app)
-    for body in (b"{not json", b"\xff\xfe\x00", b'{"timestamp": NaN}'):
+    for body in (b"{not json", b"\xff\xfe\x00", b'{"timestamp": NaN}', b"[" * 100_000):
         _error(deliver(app, body), 400)
     assert _unchanged(app) == before
-    assert [d.http_status for d in deliveries(app)][-3:] == [400, 400, 400]
+    assert [d.http_status for d in deliveries(app)][-4:] == [400, 400, 400, 400]
 
 
 def test_a_malformed_payload_is_422_with_every_error_located(snapshot_applied):
