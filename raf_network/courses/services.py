@@ -346,6 +346,7 @@ class _CataloguePlanner:
 
     # ---- reading the stored state ----
     def load(self, *, schedule, exams):
+        db.session.flush()  # the reads below run on Core rows, which do not autoflush pending ORM changes
         # Courses and periods are small (hundreds); entries and exams are the big tables.
         self.courses = _rows_by_key(COURSE_COLUMNS, Course.code)
         self.periods = _rows_by_key(PERIOD_COLUMNS, ExamPeriod.external_id)

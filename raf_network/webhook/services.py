@@ -132,6 +132,7 @@ def _delivery_process(*, webhook_id, body, source_address, signature, replay_of=
     session = db.session
     try:
         _apply_lock()
+        # Its final status is set before commit; "failed" only stands in until then.
         delivery = WebhookDelivery(webhook_id=webhook_id, raw_body=body, source_address=source_address,
                                    signature=signature, status="failed", http_status=500, original_id=replay_of)
         session.add(delivery)
