@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: install run test bench fuzz lint clean
+.PHONY: install run test bench fuzz lint audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ bench: install
 
 lint: install
 	$(BIN)/ruff check .
+
+# Known vulnerabilities in the pinned dependencies (fails when any is reported).
+audit: install
+	$(BIN)/pip-audit --progress-spinner off --no-deps --disable-pip -r requirements.txt -r requirements-dev.txt
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

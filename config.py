@@ -108,6 +108,12 @@ class Config:
         self.RATELIMIT_SWALLOW_ERRORS = True
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
 
+        # Deployment behind a router/proxy, and cross-origin browsers (none needed by the mobile app).
+        self.TRUSTED_PROXY_HOPS = _env_int("TRUSTED_PROXY_HOPS", 0)
+        self.CORS_ORIGINS = [o.strip() for o in (_env("CORS_ORIGINS") or "").split(",") if o.strip()]
+        # /metrics (Prometheus). When METRICS_TOKEN is set, scrapes must send it as a bearer token.
+        self.METRICS_TOKEN = _env("METRICS_TOKEN")
+
         # Background jobs: RQ when Redis is configured, otherwise inline in the calling process.
         self.JOBS_INLINE = _env_bool("JOBS_INLINE", not self.REDIS_URL)
         self.JOB_TIMEOUT = _env_int("JOB_TIMEOUT", 600)

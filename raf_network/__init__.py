@@ -99,9 +99,15 @@ def register_blueprints(app):
 
 def register_request_hooks(app):
     from raf_network.log_setup import request_id_assign, request_id_header
+    from raf_network.metrics import request_finished, request_started
+    from raf_network.security import proxy_fix_install, security_headers
 
+    proxy_fix_install(app)
+    app.before_request(request_started)
     app.before_request(request_id_assign)
     app.after_request(request_id_header)
+    app.after_request(security_headers)
+    app.after_request(request_finished)
 
 
 def register_commands(app):
