@@ -1,4 +1,5 @@
 """RAF Network backend: ``create_app(config)`` builds the Flask app; nothing happens at import time."""
+import logging
 import os
 from pathlib import Path
 
@@ -58,6 +59,8 @@ def register_extensions(app):
             parents=True, exist_ok=True
         )
     db.init_app(app)
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (teardowns run in reverse).
+    app.teardown_appcontext(_session_remove)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     cache.init_app(app)
     response_cache.init_app(app)
@@ -65,6 +68,19 @@ def register_extensions(app):
     api.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         _sqlite_pragmas(app)
+
+
+def _session_remove(_exc):
+    """End the request's session even if the database went away mid-request: a rollback on a
+    connection the server terminated must not turn an already built response into a 500."""
+    from raf_network.extensions import db
+
+    try:
+        db.session.remove()
+    except Exception:
+        app_logger = logging.getLogger(__name__)
+        app_logger.warning("discarding a session whose connection was lost", exc_info=True)
+        db.session.registry.clear()
 
 
 def _sqlite_pragmas(app):

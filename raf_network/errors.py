@@ -79,9 +79,7 @@ class Api(SmorestApi):
             ):
                 return self.handle_http_exception(_internal_error(error))
             log.warning("database unavailable: %s", error.__class__.__name__)
-            from raf_network.extensions import db
-
-            db.session.rollback()
+            _session_discard()
             exc = ServiceUnavailable("The database is unavailable; retry shortly.")
             payload, code, headers = self.handle_http_exception(exc)
             headers["Retry-After"] = "5"
@@ -92,6 +90,16 @@ class Api(SmorestApi):
             if isinstance(error, HTTPException):
                 return self.handle_http_exception(error)
             return self.handle_http_exception(_internal_error(error))
+
+
+def _session_discard():
+    """Drop the failed transaction; with the server gone, even the rollback may fail — that is fine."""
+    from raf_network.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is already dead; the pool invalidates it
+        log.debug("rollback after a database outage failed", exc_info=True)
 
 
 def _internal_error(error):
