@@ -28,6 +28,10 @@ test: install
 bench: install
 	bash bench/run.sh
 
+# Long property-based fuzzing of every operation in the OpenAPI spec (make test runs a short version).
+fuzz: install
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(BIN)/pytest -p no:cacheprovider tests/test_fuzz.py
+
 lint: install
 	$(BIN)/ruff check .
 

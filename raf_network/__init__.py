@@ -52,7 +52,7 @@ def register_logging(app):
 
 def register_extensions(app):
     from raf_network import cache as response_cache
-    from raf_network.extensions import api, cache, db, limiter, migrate
+    from raf_network.extensions import BoundedIntConverter, api, bounded_int_schema, cache, db, limiter, migrate
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]).parent.mkdir(
@@ -65,7 +65,9 @@ def register_extensions(app):
     cache.init_app(app)
     response_cache.init_app(app)
     limiter.init_app(app)
+    app.url_map.converters["int"] = BoundedIntConverter
     api.init_app(app)
+    api.register_converter(BoundedIntConverter, bounded_int_schema)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         _sqlite_pragmas(app)
 

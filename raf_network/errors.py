@@ -7,8 +7,8 @@ import logging
 
 from flask import g
 from flask_smorest import Api as SmorestApi
-from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable, UnprocessableEntity
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,15 @@ class Api(SmorestApi):
             if error.errors is not None:
                 payload["errors"] = error.errors
             return payload, error.code, error.headers
+
+        @app.errorhandler(DataError)
+        def handle_data_error(error):
+            # A value the database cannot hold (out of range, NUL byte) slipped past validation: it is
+            # still the client's input, so 422 rather than 500. Validation should have caught it.
+            log.warning("database rejected a value: %s", str(error.orig).splitlines()[0])
+            _session_discard()
+            return self.handle_http_exception(UnprocessableEntity(
+                "A value is out of range or contains characters that cannot be stored."))
 
         @app.errorhandler(OperationalError)
         @app.errorhandler(DBAPIError)
