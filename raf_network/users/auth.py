@@ -45,6 +45,8 @@ def access_token_issue(*, user, auth_session):
     claims = {
         "iss": ISSUER, "typ": "access", "sub": str(user.id), "sid": auth_session.id,
         "iat": now, "exp": now + timedelta(seconds=lifetime),
+        # Unique per token, so a refresh within the same second still yields a new token.
+        "jti": secrets.token_hex(8),
     }
     return jwt.encode(claims, _signing_key(), algorithm=ALGORITHM), lifetime
 

@@ -19,7 +19,7 @@ class GoogleLoginSchema(BaseSchema):
 
 
 class RefreshSchema(BaseSchema):
-    refresh_token = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=200))
+    refresh_token = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=1024))
 
 
 class LogoutSchema(BaseSchema):
