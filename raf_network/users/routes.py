@@ -131,8 +131,8 @@ class CalendarToken(MethodView):
 
 @blp.route("/calendar/<string:secret>.ics")
 class CalendarFeed(MethodView):
-    @blp.response(200, description="iCalendar (RFC 5545) feed: weekly events for the semester",
-                  content_type="text/calendar")
+    @blp.response(200, {"type": "string"}, content_type="text/calendar",
+                  description="iCalendar (RFC 5545) feed: weekly events for the semester")
     @blp.alt_response(404, description="No calendar has this secret", **ERROR)
     def get(self, secret):
         """My timetable as an iCalendar feed (no bearer token: the secret in the URL is the credential)"""
