@@ -6,7 +6,7 @@ from raf_network.courses.schemas import BaseSchema, ScheduleEntrySchema
 from raf_network.users.models import LOCALES, PLATFORMS, ROLES
 
 ID_RANGE = validate.Range(min=1, max=2**31 - 1)
-NOT_BLANK = validate.Regexp(r"\S", error="must not be blank")
+NOT_BLANK = validate.Regexp(r"^\s*\S", error="must not be blank")
 
 
 # ---- sign-in and sessions ----

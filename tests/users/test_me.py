@@ -35,7 +35,7 @@ def test_me_needs_a_valid_token(app, method):
 def test_patch_edits_the_allowed_fields(app):
     user_id = user_create(app)
     headers = bearer(app, user_id)
-    changes = {"first_name": "Jelena", "last_name": "Jović", "phone": "+381 64 123 4567", "bio": "Treća godina.",
+    changes = {"first_name": " Jelena", "last_name": "Jović", "phone": "+381 64 123 4567", "bio": "Treća godina.",
                "links": ["https://github.com/jjovic", "http://example.com/x"], "locale": "en"}
     response = app.test_client().patch("/api/me", json=changes, headers=headers)
     assert response.status_code == 200
@@ -46,7 +46,7 @@ def test_patch_edits_the_allowed_fields(app):
     response = app.test_client().patch("/api/me", json={"phone": None, "bio": None}, headers=headers)
     assert response.status_code == 200
     body = response.get_json()
-    assert body["phone"] is None and body["bio"] is None and body["first_name"] == "Jelena"
+    assert body["phone"] is None and body["bio"] is None and body["first_name"] == " Jelena"
 
 
 @pytest.mark.parametrize("changes, field", [
