@@ -31,7 +31,7 @@ class GoogleIdentity:
 
 
 class SignInUnavailable(ApiError):
-    """Our side cannot check tokens right now (not configured, Google's keys unreachable): not the client's fault."""
+    """Google's keys cannot be fetched right now: not the client's fault, so 503 with Retry-After."""
 
     code = 503
 
@@ -50,8 +50,9 @@ def google_id_token_verify(id_token):
     """The identity in a Google ID token. Unauthorized (401) for any token we should not trust."""
     client_ids = current_app.config["GOOGLE_CLIENT_IDS"]
     if not client_ids:
+        # No audience can match; the token is refused like any other (401), and the operator is told.
         current_app.logger.error("Google sign-in attempted but GOOGLE_CLIENT_IDS is not set")
-        raise SignInUnavailable("Google sign-in is not configured on this server")
+        raise Unauthorized("Google sign-in is not configured on this server")
     try:
         signing_key = _jwk_client().get_signing_key_from_jwt(id_token)
     except jwt.PyJWKClientConnectionError as exc:

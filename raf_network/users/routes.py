@@ -40,12 +40,11 @@ class GoogleLogin(MethodView):
 
     @blp.arguments(GoogleLoginSchema)
     @blp.response(200, SignInSchema)
-    @blp.alt_response(401, description="The ID token is invalid, expired, not for this app, or unverified",
-                      **ERROR)
+    @blp.alt_response(401, description="The ID token is invalid, expired, not for this app, or unverified "
+                                       "(also while `GOOGLE_CLIENT_IDS` is unset)", **ERROR)
     @blp.alt_response(403, description="The account is disabled", **ERROR)
     @blp.alt_response(429, description="Too many sign-ins from this address (`Retry-After`)", **ERROR)
-    @blp.alt_response(503, description="Sign-in unavailable (not configured, or Google's keys unreachable)",
-                      **ERROR)
+    @blp.alt_response(503, description="Google's signing keys are unreachable (`Retry-After`)", **ERROR)
     def post(self, body):
         """Sign in with a Google ID token
 

@@ -156,9 +156,9 @@ def test_unreachable_google_keys_are_503_not_401(signin_app, google):
     assert _user_count(signin_app) == 0
 
 
-def test_sign_in_without_client_ids_configured_is_503(signin_app, google):
+def test_sign_in_without_client_ids_configured_is_refused(signin_app, google):
     signin_app.config["GOOGLE_CLIENT_IDS"] = []
-    _assert_error(sign_in(signin_app, google.id_token()), 503)
+    assert "not configured" in _assert_error(sign_in(signin_app, google.id_token()), 401)["message"]
     assert _user_count(signin_app) == 0
 
 
