@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: install run test bench fuzz lint clean
+.PHONY: install run test bench fuzz lint audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,16 @@ test: install
 bench: install
 	bash bench/run.sh
 
+# Long property-based fuzzing of every operation in the OpenAPI spec (make test runs a short version).
+fuzz: install
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(BIN)/pytest -p no:cacheprovider tests/test_fuzz.py
+
 lint: install
 	$(BIN)/ruff check .
+
+# Known vulnerabilities in the pinned dependencies (fails when any is reported).
+audit: install
+	$(BIN)/pip-audit --progress-spinner off --no-deps --disable-pip -r requirements.txt -r requirements-dev.txt
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

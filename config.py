@@ -6,6 +6,7 @@ environment variable of the same name unless noted, and every variable is docume
 import base64
 import binascii
 import os
+from datetime import date
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -45,6 +46,16 @@ def _env_bool(name, default):
     if value is None:
         return default
     return value.lower() in {"1", "true", "yes", "on"}
+
+
+def _env_date(name, default):
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an ISO date (YYYY-MM-DD), got {value!r}") from exc
 
 
 def webhook_keys_parse(secrets):
@@ -113,6 +124,26 @@ class Config:
         self.JWT_SECRET_KEY = _env("JWT_SECRET_KEY")
         self.ACCESS_TOKEN_TTL = _env_int("ACCESS_TOKEN_TTL", 180 * 24 * 3600)
 
+        # Refresh tokens rotate on every use; each new one lives this long (sliding), default one year.
+        self.REFRESH_TOKEN_TTL = _env_int("REFRESH_TOKEN_TTL", 365 * 24 * 3600)
+
+        # Google sign-in: ID tokens must be issued for one of these OAuth client ids (Android, iOS, web).
+        self.GOOGLE_CLIENT_IDS = [
+            client_id.strip() for client_id in _env("GOOGLE_CLIENT_IDS", "").split(",") if client_id.strip()
+        ]
+        self.GOOGLE_CERTS_URL = _env("GOOGLE_CERTS_URL", "https://www.googleapis.com/oauth2/v3/certs")
+        # Accounts on this domain are students (digits in the local part) or faculty staff; others are alumni.
+        self.STUDENT_EMAIL_DOMAIN = _env("STUDENT_EMAIL_DOMAIN", "raf.rs").lower().lstrip("@")
+        # Per client address, for sign-in and for refresh (each counted on its own); Flask-Limiter syntax.
+        self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "20/minute")
+        self.MAX_DEVICES_PER_USER = _env_int("MAX_DEVICES_PER_USER", 10)
+
+        # The semester the iCalendar feed covers: weekly events from the start until the end (inclusive).
+        self.SEMESTER_START = _env_date("SEMESTER_START", date(2026, 10, 1))
+        self.SEMESTER_END = _env_date("SEMESTER_END", date(2027, 1, 15))
+        if self.SEMESTER_END < self.SEMESTER_START:
+            raise ConfigError("SEMESTER_END must not be before SEMESTER_START")
+
         # Rate limits (Flask-Limiter): shared in Redis when configured, else per process.
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
@@ -122,6 +153,12 @@ class Config:
         # A Redis outage must not lock everyone out: fall back to per-process limits meanwhile.
         self.RATELIMIT_SWALLOW_ERRORS = True
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+
+        # Deployment behind a router/proxy, and cross-origin browsers (none needed by the mobile app).
+        self.TRUSTED_PROXY_HOPS = _env_int("TRUSTED_PROXY_HOPS", 0)
+        self.CORS_ORIGINS = [o.strip() for o in (_env("CORS_ORIGINS") or "").split(",") if o.strip()]
+        # /metrics (Prometheus). When METRICS_TOKEN is set, scrapes must send it as a bearer token.
+        self.METRICS_TOKEN = _env("METRICS_TOKEN")
 
         # Background jobs: RQ when Redis is configured, otherwise inline in the calling process.
         self.JOBS_INLINE = _env_bool("JOBS_INLINE", not self.REDIS_URL)

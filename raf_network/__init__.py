@@ -1,4 +1,5 @@
 """RAF Network backend: ``create_app(config)`` builds the Flask app; nothing happens at import time."""
+import logging
 import os
 from pathlib import Path
 
@@ -51,20 +52,37 @@ def register_logging(app):
 
 def register_extensions(app):
     from raf_network import cache as response_cache
-    from raf_network.extensions import api, cache, db, limiter, migrate
+    from raf_network.extensions import BoundedIntConverter, api, bounded_int_schema, cache, db, limiter, migrate
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]).parent.mkdir(
             parents=True, exist_ok=True
         )
     db.init_app(app)
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (teardowns run in reverse).
+    app.teardown_appcontext(_session_remove)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     cache.init_app(app)
     response_cache.init_app(app)
     limiter.init_app(app)
+    app.url_map.converters["int"] = BoundedIntConverter
     api.init_app(app)
+    api.register_converter(BoundedIntConverter, bounded_int_schema)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         _sqlite_pragmas(app)
+
+
+def _session_remove(_exc):
+    """End the request's session even if the database went away mid-request: a rollback on a
+    connection the server terminated must not turn an already built response into a 500."""
+    from raf_network.extensions import db
+
+    try:
+        db.session.remove()
+    except Exception:
+        app_logger = logging.getLogger(__name__)
+        app_logger.warning("discarding a session whose connection was lost", exc_info=True)
+        db.session.registry.clear()
 
 
 def _sqlite_pragmas(app):
@@ -99,17 +117,25 @@ def register_blueprints(app):
 
 def register_request_hooks(app):
     from raf_network.log_setup import request_id_assign, request_id_header
+    from raf_network.metrics import request_finished, request_started
+    from raf_network.security import proxy_fix_install, security_headers
 
+    proxy_fix_install(app)
+    app.before_request(request_started)
     app.before_request(request_id_assign)
     app.after_request(request_id_header)
+    app.after_request(security_headers)
+    app.after_request(request_finished)
 
 
 def register_commands(app):
     from raf_network.courses.cli import import_schedule_command, seed_command
     from raf_network.jobs import worker_command
+    from raf_network.users.cli import users_cli
     from raf_network.webhook.cli import webhook_cli
 
     app.cli.add_command(seed_command)
     app.cli.add_command(import_schedule_command)
     app.cli.add_command(worker_command)
+    app.cli.add_command(users_cli)
     app.cli.add_command(webhook_cli)

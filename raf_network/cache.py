@@ -23,6 +23,7 @@ from flask import current_app, request
 from flask_caching.backends.rediscache import RedisCache
 
 from raf_network.extensions import cache
+from raf_network.metrics import cache_result_count
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,12 @@ def _generations(state, families):
 
 def cached_body(key, families, build):
     """The body for ``key`` (built by ``build() -> bytes`` on a miss) and how it was found."""
+    body, how = _cached_body(key, families, build)
+    cache_result_count(how)
+    return body, how
+
+
+def _cached_body(key, families, build):
     state = _state()
     gens = _generations(state, families)
     if gens is None:

@@ -7,8 +7,8 @@ import logging
 
 from flask import g
 from flask_smorest import Api as SmorestApi
-from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable, UnprocessableEntity
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,15 @@ class Api(SmorestApi):
                 payload["errors"] = error.errors
             return payload, error.code, error.headers
 
+        @app.errorhandler(DataError)
+        def handle_data_error(error):
+            # A value the database cannot hold (out of range, NUL byte) slipped past validation: it is
+            # still the client's input, so 422 rather than 500. Validation should have caught it.
+            log.warning("database rejected a value: %s", str(error.orig).splitlines()[0])
+            _session_discard()
+            return self.handle_http_exception(UnprocessableEntity(
+                "A value is out of range or contains characters that cannot be stored."))
+
         @app.errorhandler(OperationalError)
         @app.errorhandler(DBAPIError)
         def handle_database_error(error):
@@ -79,9 +88,7 @@ class Api(SmorestApi):
             ):
                 return self.handle_http_exception(_internal_error(error))
             log.warning("database unavailable: %s", error.__class__.__name__)
-            from raf_network.extensions import db
-
-            db.session.rollback()
+            _session_discard()
             exc = ServiceUnavailable("The database is unavailable; retry shortly.")
             payload, code, headers = self.handle_http_exception(exc)
             headers["Retry-After"] = "5"
@@ -92,6 +99,16 @@ class Api(SmorestApi):
             if isinstance(error, HTTPException):
                 return self.handle_http_exception(error)
             return self.handle_http_exception(_internal_error(error))
+
+
+def _session_discard():
+    """Drop the failed transaction; with the server gone, even the rollback may fail — that is fine."""
+    from raf_network.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is already dead; the pool invalidates it
+        log.debug("rollback after a database outage failed", exc_info=True)
 
 
 def _internal_error(error):

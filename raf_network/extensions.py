@@ -9,6 +9,7 @@ from marshmallow import RAISE
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 from webargs.flaskparser import FlaskParser
+from werkzeug.routing import IntegerConverter
 
 from raf_network.errors import Api
 
@@ -45,3 +46,18 @@ class Blueprint(flask_smorest.Blueprint):
     """The flask-smorest Blueprint every blueprint of this app uses (strict argument parsing)."""
 
     ARGUMENTS_PARSER = StrictParser()
+
+
+INT32_MAX = 2**31 - 1
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:…>`` path ids are database integers: a number past int32 cannot name anything, so it is
+    a 404 like any unknown id, never a database error."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=INT32_MAX, signed=False):  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def bounded_int_schema(_converter):
+    return {"type": "integer", "format": "int32", "minimum": 0, "maximum": INT32_MAX}

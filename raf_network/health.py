@@ -1,11 +1,13 @@
-"""Liveness (``/healthz``) and readiness (``/readyz``: database and cache reachable) probes."""
+"""Operations endpoints: liveness (`/healthz`), readiness (`/readyz`) and Prometheus `/metrics`."""
+import hmac
 import logging
 
-from flask import current_app
+from flask import current_app, request
 from flask.views import MethodView
 from marshmallow import Schema, fields
 from sqlalchemy import text
 
+from raf_network.errors import Unauthorized
 from raf_network.extensions import Blueprint, db
 
 log = logging.getLogger(__name__)
@@ -59,3 +61,25 @@ class Readiness(MethodView):
             log.warning("not ready: %s", ", ".join(down))
             return {"status": "unavailable: " + ", ".join(down), "checks": checks}, 503
         return {"status": "ok", "checks": checks}
+
+
+@blp.route("/metrics")
+class Metrics(MethodView):
+    @blp.doc(responses={
+        "200": {"description": "Prometheus text exposition",
+                "content": {"text/plain": {"schema": {"type": "string"}}}},
+        "401": {"description": "METRICS_TOKEN is set and the bearer token does not match",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+    })
+    def get(self):
+        """Prometheus metrics (bearer `METRICS_TOKEN` when configured)"""
+        from raf_network.metrics import metrics_exposition
+
+        expected = current_app.config["METRICS_TOKEN"]
+        if expected:
+            given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(given.encode(), expected.encode()):
+                raise Unauthorized("a valid metrics token is required", headers={"WWW-Authenticate": "Bearer"})
+        body, content_type = metrics_exposition()
+        return current_app.response_class(body, mimetype=content_type.split(";")[0],
+                                          headers={"Content-Type": content_type, "Cache-Control": "no-store"})

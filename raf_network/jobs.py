@@ -9,11 +9,13 @@ import click
 from flask import current_app, g, has_request_context
 from flask.cli import with_appcontext
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.worker import SimpleWorker
 from sqlalchemy import event
 
 from raf_network.extensions import db
+from raf_network.log_setup import job_context
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +43,42 @@ def queue_get(name="default"):
 def enqueue(func, *args, queue="default", job_id=None, retry=None, **kwargs):
     """Run ``func(*args)`` in the background (RQ) or, without Redis, right now in this process.
 
-    Returns the RQ job, or None when the job ran inline.
+    If Redis is configured but unreachable, the job runs inline instead of being dropped: jobs are
+    idempotent, so a job that also reaches the queue later does no harm. Returns the RQ job, or None
+    when the job ran inline.
     """
     meta = {"request_id": g.get("request_id")} if has_request_context() else {}
-    if current_app.config["JOBS_INLINE"]:
-        log.info("running job %s inline", func.__name__)
+    if not current_app.config["JOBS_INLINE"]:
+        try:
+            return queue_get(queue).enqueue(
+                func, *args, job_id=job_id, retry=retry, meta=meta,
+                job_timeout=current_app.config["JOB_TIMEOUT"], **kwargs,
+            )
+        except RedisError as exc:
+            log.warning("Redis unavailable (%s); running job %s inline instead", exc.__class__.__name__,
+                        func.__name__)
+    _run_inline(func, args, kwargs, meta)
+    return None
+
+
+def _run_inline(func, args, kwargs, meta):
+    log.info("running job %s inline", func.__name__)
+    token = job_context.set({"job_id": f"inline:{func.__name__}", **meta})
+    try:
         func(*args, **kwargs)
-        return None
-    return queue_get(queue).enqueue(
-        func, *args, job_id=job_id, retry=retry, meta=meta,
-        job_timeout=current_app.config["JOB_TIMEOUT"], **kwargs,
-    )
+    finally:
+        job_context.reset(token)
+
+
+class AppWorker(SimpleWorker):
+    """RQ's in-process worker, with each job's id and originating request id in every log line."""
+
+    def execute_job(self, job, queue):
+        token = job_context.set({"job_id": job.id, "request_id": (job.meta or {}).get("request_id")})
+        try:
+            return super().execute_job(job, queue)
+        finally:
+            job_context.reset(token)
 
 
 def enqueue_after_commit(func, *args, **kwargs):
@@ -76,8 +103,8 @@ def worker_command(queues, burst):
     """Run an RQ worker (with its scheduler, for retries with backoff) inside the app context."""
     names = list(queues) or list(QUEUES)
     connection = redis_connection()
-    worker = SimpleWorker([queue_get(name) for name in names], connection=connection)
+    worker = AppWorker([queue_get(name) for name in names], connection=connection)
     worker.work(burst=burst, with_scheduler=True, logging_level=current_app.config["LOG_LEVEL"])
 
 
-__all__ = ["Retry", "enqueue", "enqueue_after_commit", "queue_get", "redis_connection"]
+__all__ = ["AppWorker", "Retry", "enqueue", "enqueue_after_commit", "queue_get", "redis_connection"]

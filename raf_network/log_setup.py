@@ -4,10 +4,13 @@ import logging
 import re
 import sys
 import uuid
+from contextvars import ContextVar
 
 from flask import g, has_request_context, request
 
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Set while a background job runs: {"job_id": …, "request_id": the request that enqueued it}.
+job_context = ContextVar("job_context", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -18,20 +21,37 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        request_id = getattr(record, "request_id", None)
-        if request_id is None and has_request_context():
-            request_id = g.get("request_id")
-        if request_id:
-            entry["request_id"] = request_id
-        job_id = getattr(record, "job_id", None)
-        if job_id:
-            entry["job_id"] = job_id
+        for key in ("request_id", "job_id"):
+            value = getattr(record, key, None)
+            if value:
+                entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
 
 
+def _record_factory_install():
+    """Stamp every log record with the request id and job id current when it was made."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "_raf_network", False):
+        return
+
+    def factory(*args, **kwargs):
+        record = previous(*args, **kwargs)
+        job = job_context.get() or {}
+        request_id = job.get("request_id")
+        if request_id is None and has_request_context():
+            request_id = g.get("request_id")
+        record.request_id = request_id
+        record.job_id = job.get("job_id")
+        return record
+
+    factory._raf_network = True
+    logging.setLogRecordFactory(factory)
+
+
 def logging_configure(app):
+    _record_factory_install()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

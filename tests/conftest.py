@@ -208,3 +208,22 @@ def count_queries(app):
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", before_execute)
+
+
+# --------------------------------------------------------------------------------------------------
+# Figures that tests report (examples tried, faults injected, responses checked), printed at the end.
+# --------------------------------------------------------------------------------------------------
+
+FIGURES = []
+
+
+def report_figure(section, text):
+    FIGURES.append((section, text))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not FIGURES:
+        return
+    terminalreporter.section("figures reported by the tests")
+    for section, line in FIGURES:
+        terminalreporter.write_line(f"[{section}] {line}")

@@ -139,3 +139,18 @@ def test_openapi_spec_and_docs_are_served(client):
                  "/api/examination-periods", "/api/examination-entries", "/healthz", "/readyz"):
         assert path in spec["paths"], path
     assert client.get("/api/docs").status_code == 200
+
+
+def test_a_value_the_database_cannot_store_is_422_not_500(pg_app):
+    """The safety net behind validation: PostgreSQL refusing a value (NUL byte) is the client's fault."""
+    from sqlalchemy import text
+
+    from raf_network.extensions import db
+
+    @pg_app.route("/unvalidated")
+    def unvalidated():
+        db.session.execute(text("SELECT CAST(:value AS text)"), {"value": "a\x00b"})
+        return {}
+
+    response = pg_app.test_client().get("/unvalidated")
+    assert response.status_code == 422 and response.get_json()["code"] == 422

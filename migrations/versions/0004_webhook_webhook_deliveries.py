@@ -1,7 +1,7 @@
 """webhook deliveries
 
 Revision ID: 0004_webhook
-Revises: 0002_users
+Revises: 0003_users_auth
 Create Date: 2026-11-26 10:38:46.624167
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0004_webhook'
-down_revision = '0002_users'
+down_revision = '0003_users_auth'
 branch_labels = None
 depends_on = None
 

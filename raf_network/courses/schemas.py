@@ -1,7 +1,17 @@
 """Marshmallow schemas of the course catalogue: the mobile app's shapes and the query filters."""
+import re
+
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
 from raf_network.courses.models import DAY_CODES
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def printable(value):
+    """A marshmallow validator: text without control characters (NUL cannot even be stored)."""
+    if CONTROL_CHARACTERS.search(value):
+        raise ValidationError("Control characters are not allowed.")
 
 
 class BaseSchema(Schema):
@@ -54,9 +64,9 @@ class ScheduleQuerySchema(BaseSchema):
         "description": "A student group; also matches entries shared by several groups", "example": "101"})
     day = fields.String(metadata={"enum": list(DAY_CODES), "description": "PON…NED (MON…SUN also accepted)"})
     type = fields.String(validate=validate.OneOf(["LEC", "LAB"]))
-    professor = fields.String(validate=validate.Length(min=1, max=100),
+    professor = fields.String(validate=[validate.Length(min=1, max=100), printable],
                               metadata={"description": "Case-insensitive part of the teacher's name"})
-    classroom = fields.String(validate=validate.Length(min=1, max=100),
+    classroom = fields.String(validate=[validate.Length(min=1, max=100), printable],
                               metadata={"description": "Case-insensitive part of the classroom"})
 
     @validates("day")

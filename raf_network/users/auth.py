@@ -3,7 +3,10 @@
 An access token names its user (``sub``) and its sign-in session (``sid``). Every request checks both
 in one query, so logout (session revoked), disabling a user and changing a role take effect on the next
 request even for a long-lived token. 401: no, invalid, expired or revoked token. 403: wrong role.
+
+A session also holds rotating refresh tokens (``RefreshToken``), stored only as their sha256.
 """
+import hashlib
 import secrets
 from datetime import datetime, timedelta, timezone
 from functools import wraps
@@ -15,7 +18,7 @@ from sqlalchemy import select
 
 from raf_network.errors import Forbidden, Unauthorized
 from raf_network.extensions import db
-from raf_network.users.models import ROLES, AuthSession, User
+from raf_network.users.models import ROLES, AuthSession, RefreshToken, User
 
 ALGORITHM = "HS256"
 ISSUER = "raf-network"
@@ -42,8 +45,32 @@ def access_token_issue(*, user, auth_session):
     claims = {
         "iss": ISSUER, "typ": "access", "sub": str(user.id), "sid": auth_session.id,
         "iat": now, "exp": now + timedelta(seconds=lifetime),
+        # Unique per token, so a refresh within the same second still yields a new token.
+        "jti": secrets.token_hex(8),
     }
     return jwt.encode(claims, _signing_key(), algorithm=ALGORITHM), lifetime
+
+
+def token_hash(secret):
+    """How secrets handed to clients (refresh tokens, calendar URLs) are stored: their sha256, hex."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def refresh_token_issue(*, auth_session):
+    """A new refresh token in ``auth_session`` (no commit). Returns the secret; only its hash is stored."""
+    secret = secrets.token_urlsafe(32)
+    expires_at = datetime.now(timezone.utc) + timedelta(seconds=int(current_app.config["REFRESH_TOKEN_TTL"]))
+    db.session.add(RefreshToken(session_id=auth_session.id, token_hash=token_hash(secret), expires_at=expires_at))
+    return secret
+
+
+def session_tokens_issue(*, user, auth_session):
+    """What a client receives at sign-in and on refresh (no commit)."""
+    access_token, lifetime = access_token_issue(user=user, auth_session=auth_session)
+    return {
+        "token": access_token, "token_type": "Bearer", "expires_in": lifetime,
+        "refresh_token": refresh_token_issue(auth_session=auth_session),
+    }
 
 
 def access_token_verify(token):
@@ -89,6 +116,11 @@ def _bearer_token():
 def current_user():
     """The authenticated caller (inside a route guarded by ``auth_required``)."""
     return g.current_user
+
+
+def current_session():
+    """The sign-in session of the caller's access token (inside a route guarded by ``auth_required``)."""
+    return g.auth_session
 
 
 def auth_required(*roles):

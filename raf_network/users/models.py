@@ -74,3 +74,18 @@ class AuthSession(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The FCM token the client registered in this session, so logout can remove that device.
     device_token: Mapped[str | None] = mapped_column(String(512))
+
+
+class RefreshToken(db.Model):
+    """One refresh token of a sign-in session, stored as its sha256. Using it marks it used and issues the
+    next one in the same session; presenting a used one again means it leaked, so the whole session dies."""
+
+    __tablename__ = "refresh_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("auth_session.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Set when the token was exchanged for the next one; a second use is a replay.
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

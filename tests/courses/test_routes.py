@@ -77,7 +77,8 @@ def test_course_filter(seeded):
 
 
 @pytest.mark.parametrize("query", ["day=XYZ", "type=SEM", "course=abc", "course=0", "group=1%25",
-                                   "professor=", "unknown=1"])
+                                   "professor=", "unknown=1", "professor=a%00b", "classroom=%07",
+                                   "course=99999999999999999999"])
 def test_invalid_filters_are_422(seeded, query):
     response = seeded.test_client().get(f"/api/course-schedule?{query}")
     assert response.status_code == 422
@@ -94,6 +95,8 @@ def test_courses_list_and_detail(seeded):
     assert detail.status_code == 200 and detail.get_json()["name"] == courses[0]["name"]
     missing = client.get("/api/courses/999999")
     assert missing.status_code == 404 and missing.get_json()["code"] == 404
+    beyond_int32 = client.get("/api/courses/19105462960825996")  # found by fuzzing: was a 500
+    assert beyond_int32.status_code == 404 and beyond_int32.get_json()["code"] == 404
 
 
 def test_examination_periods_visible_only_and_entries_by_date(seeded):

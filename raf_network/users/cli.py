@@ -1,0 +1,84 @@
+"""Operator commands: ``flask users create|token|set-role|disable|enable|list``, calling the users services."""
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from raf_network.errors import ApiError
+from raf_network.users import services
+from raf_network.users.models import ROLES
+
+users_cli = AppGroup("users", help="Manage accounts: create, roles, tokens, disable.")
+ROLE_CHOICE = click.Choice(ROLES)
+
+
+def _fail(error):
+    click.echo(f"error: {error.message}", err=True)
+    sys.exit(1)
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=ROLE_CHOICE, required=True)
+@click.option("--first-name", default="")
+@click.option("--last-name", default="")
+def create_command(email, role, first_name, last_name):
+    """Create an account with a role chosen by the operator (sign-in will never change it)."""
+    try:
+        user = services.user_create(email=email, role=role, first_name=first_name, last_name=last_name)
+    except ApiError as error:
+        _fail(error)
+    click.echo(f"created user {user.id} {user.email} ({user.role})")
+
+
+@users_cli.command("token")
+@click.argument("email")
+def token_command(email):
+    """Print a fresh access token (a new session) for the account, and nothing else."""
+    try:
+        click.echo(services.user_token_issue(email=email))
+    except ApiError as error:
+        _fail(error)
+
+
+@users_cli.command("set-role")
+@click.argument("email")
+@click.argument("role", type=ROLE_CHOICE)
+def set_role_command(email, role):
+    """Set an account's role; sign-in never changes it afterwards."""
+    try:
+        user = services.user_role_set(email=email, role=role)
+    except ApiError as error:
+        _fail(error)
+    click.echo(f"{user.email} is now {user.role}")
+
+
+@users_cli.command("disable")
+@click.argument("email")
+def disable_command(email):
+    """Disable an account and end all its sessions at once."""
+    try:
+        user = services.user_active_set(email=email, active=False)
+    except ApiError as error:
+        _fail(error)
+    click.echo(f"{user.email} disabled; its sessions are revoked")
+
+
+@users_cli.command("enable")
+@click.argument("email")
+def enable_command(email):
+    """Re-enable a disabled account (it signs in again; old sessions stay revoked)."""
+    try:
+        user = services.user_active_set(email=email, active=True)
+    except ApiError as error:
+        _fail(error)
+    click.echo(f"{user.email} enabled")
+
+
+@users_cli.command("list")
+def list_command():
+    """List accounts: id, e-mail, role (* = set by an operator), student number, state."""
+    for user in services.user_list():
+        role = user.role + ("*" if user.role_set_by_admin else "")
+        state = "active" if user.is_active else "disabled"
+        click.echo(f"{user.id}\t{user.email}\t{role}\t{user.student_number or '-'}\t{state}")

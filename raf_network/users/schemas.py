@@ -1,0 +1,100 @@
+"""Marshmallow schemas of the users blueprint: the app's ``User`` and ``Subscription`` shapes, sign-in,
+profile edits and devices. Bodies are allow-listed (``BaseSchema``: unknown fields are 422)."""
+from marshmallow import fields, validate
+
+from raf_network.courses.schemas import BaseSchema, ScheduleEntrySchema
+from raf_network.users.models import LOCALES, PLATFORMS, ROLES
+
+ID_RANGE = validate.Range(min=1, max=2**31 - 1)
+NOT_BLANK = validate.Regexp(r"^\s*\S", error="must not be blank")
+
+
+# ---- sign-in and sessions ----
+
+class GoogleLoginSchema(BaseSchema):
+    id_token = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=8192),
+                             metadata={"description": "The Google ID token (a JWT) from Sign in with Google"})
+    access_token = fields.String(load_only=True, allow_none=True, validate=validate.Length(max=8192), metadata={
+        "description": "Sent by the released app; accepted and ignored (the ID token alone proves identity)"})
+
+
+class RefreshSchema(BaseSchema):
+    refresh_token = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=1024))
+
+
+class LogoutSchema(BaseSchema):
+    device_token = fields.String(load_only=True, validate=validate.Length(min=1, max=512), metadata={
+        "description": "FCM token of a device of yours to remove; default: the device this session registered"})
+
+
+class TokensSchema(BaseSchema):
+    token = fields.String(dump_only=True, metadata={"description": "Access token (bearer): what the app reads"})
+    token_type = fields.String(dump_only=True, metadata={"example": "Bearer"})
+    expires_in = fields.Integer(dump_only=True, metadata={"description": "Access-token lifetime in seconds"})
+    refresh_token = fields.String(dump_only=True, metadata={
+        "description": "Single-use; exchange it at /api/auth/refresh for the next pair"})
+
+
+# ---- users ----
+
+class UserSchema(BaseSchema):
+    """The app's ``User`` (id, first_name, last_name, email, role) plus the profile."""
+
+    id = fields.Integer(dump_only=True)
+    first_name = fields.String(validate=[validate.Length(min=1, max=100), NOT_BLANK])
+    last_name = fields.String(validate=[validate.Length(min=1, max=100), NOT_BLANK])
+    email = fields.String(dump_only=True)
+    role = fields.String(dump_only=True, metadata={"enum": list(ROLES)})
+    student_number = fields.String(dump_only=True, allow_none=True, metadata={"example": "RN10/21"})
+    phone = fields.String(allow_none=True, validate=validate.Regexp(
+        r"^\+?[0-9][0-9 ()/-]{4,30}$", error="not a phone number"), metadata={"example": "+381 64 123 4567"})
+    bio = fields.String(allow_none=True, validate=validate.Length(max=1000))
+    links = fields.List(
+        fields.Url(schemes={"http", "https"}, validate=validate.Length(max=300)),
+        validate=validate.Length(max=10), metadata={"description": "Up to 10 http(s) links"})
+    locale = fields.String(validate=validate.OneOf(LOCALES))
+    created_at = fields.DateTime(dump_only=True)
+
+
+class SignInSchema(TokensSchema):
+    user = fields.Nested(UserSchema, dump_only=True)
+
+
+# ---- devices ----
+
+class DeviceSchema(BaseSchema):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=512),
+                          metadata={"description": "FCM registration token"})
+    platform = fields.String(required=True, validate=validate.OneOf(PLATFORMS))
+    app_version = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=32))
+    locale = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(LOCALES))
+    created_at = fields.DateTime(dump_only=True)
+    last_seen_at = fields.DateTime(dump_only=True)
+
+
+# ---- timetable subscriptions ----
+
+class SubscriptionSchema(BaseSchema):
+    """The app's ``Subscription``."""
+
+    id = fields.Integer(dump_only=True)
+    course_schedule_entry = fields.Nested(ScheduleEntrySchema, attribute="schedule_entry", dump_only=True)
+
+
+class SubscriptionCreateSchema(BaseSchema):
+    course_schedule_entry = fields.Integer(required=True, strict=False, validate=ID_RANGE,
+                                           metadata={"description": "Timetable entry id"})
+
+
+class SubscriptionDeleteQuerySchema(BaseSchema):
+    course_schedule_student_subscription = fields.Integer(required=True, strict=False, validate=ID_RANGE,
+                                                          metadata={"description": "Subscription id"})
+
+
+class CalendarTokenSchema(BaseSchema):
+    url = fields.String(dump_only=True, metadata={
+        "description": "The secret iCalendar feed URL; shown once, rotating it kills the previous one"})
+
+
+class ProfileUpdateSchema(UserSchema):
+    """PATCH /api/me: the editable fields of ``User``; the others are unknown here (422)."""

@@ -1,0 +1,50 @@
+"""Background jobs: RQ on the real Redis, inline without it, never dropped when Redis is down, and
+logged with the job id and the id of the request that caused them."""
+import json
+import logging
+
+from raf_network.jobs import AppWorker, enqueue, queue_get
+from raf_network.log_setup import JsonFormatter
+
+RAN = []
+
+
+def record_job(value):
+    """A job for these tests: remembers its argument and logs a line."""
+    RAN.append(value)
+    logging.getLogger("tests.jobs").info("job ran with %s", value)
+
+
+def test_without_redis_jobs_run_inline(embedded_app):
+    RAN.clear()
+    with embedded_app.test_request_context():
+        assert enqueue(record_job, 7) is None
+    assert RAN == [7]
+
+
+def test_with_redis_jobs_wait_in_the_queue_and_a_real_worker_runs_them_with_the_request_id(
+        make_pg_app, caplog):
+    RAN.clear()
+    app = make_pg_app(JOBS_INLINE=False)
+    with app.test_request_context(headers={"X-Request-ID": "req-abc"}):
+        from flask import g
+
+        g.request_id = "req-abc"
+        job = enqueue(record_job, 42, queue="default")
+    assert job is not None and RAN == []
+    with app.app_context():
+        assert queue_get("default").count == 1
+        worker = AppWorker([queue_get("default")], connection=queue_get("default").connection)
+        with caplog.at_level(logging.INFO, logger="tests.jobs"):
+            worker.work(burst=True)
+    assert RAN == [42]
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "tests.jobs"]
+    assert lines and lines[0]["request_id"] == "req-abc" and lines[0]["job_id"] == job.id
+
+
+def test_redis_down_runs_the_job_inline_instead_of_dropping_it(make_pg_app):
+    RAN.clear()
+    app = make_pg_app(JOBS_INLINE=False, REDIS_URL="redis://127.0.0.1:1/0")
+    with app.test_request_context():
+        assert enqueue(record_job, 9, queue="notifications") is None
+    assert RAN == [9]

@@ -1,0 +1,51 @@
+"""Security headers on every response, strict CSP on the docs page, HSTS only behind TLS, CORS off by default."""
+import base64
+import hashlib
+import re
+
+import pytest
+
+from tests.conftest import _make_app
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/api/course-schedule", "/api/no-such-route", "/api/openapi.json"])
+def test_every_response_carries_the_security_headers(client, path):
+    response = client.get(path)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    assert "Strict-Transport-Security" not in response.headers  # plain HTTP
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_docs_page_csp_allows_only_its_cdn_and_its_own_inline_script(client):
+    response = client.get("/api/docs")
+    csp = response.headers["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
+    inline = re.search(rb"<script>(.*?)</script>", response.data, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(inline).digest()).decode()
+    assert f"'sha256-{digest}'" in csp
+    assert "script-src https://cdn.jsdelivr.net" in csp
+
+
+def test_hsts_behind_a_tls_terminating_router(embedded_app, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRUSTED_PROXY_HOPS", "1")
+    app = _make_app(embedded_app.config["SQLALCHEMY_DATABASE_URI"], redis_url=None)
+    response = app.test_client().get("/healthz", headers={"X-Forwarded-Proto": "https",
+                                                         "X-Forwarded-For": "203.0.113.9"})
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    # Without trusting the router, a client cannot claim TLS for itself.
+    untrusted = embedded_app.test_client().get("/healthz", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" not in untrusted.headers
+
+
+def test_cors_only_for_configured_origins(embedded_app, monkeypatch):
+    monkeypatch.setenv("CORS_ORIGINS", "https://admin.raf.rs")
+    app = _make_app(embedded_app.config["SQLALCHEMY_DATABASE_URI"], redis_url=None)
+    client = app.test_client()
+    allowed = client.options("/api/course-schedule", headers={"Origin": "https://admin.raf.rs",
+                                                             "Access-Control-Request-Method": "GET"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://admin.raf.rs"
+    assert "Authorization" in allowed.headers["Access-Control-Allow-Headers"]
+    other = client.get("/api/course-schedule", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
