@@ -111,7 +111,9 @@ class Config:
         if self.REDIS_URL:
             self.CACHE_TYPE = "raf_network.cache.BytesRedisCache"
             self.CACHE_REDIS_URL = self.REDIS_URL
-            self.CACHE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+            # Short: a slow or unreachable cache must not hold up reads that the database can serve.
+            timeout = _env_float("CACHE_REDIS_TIMEOUT", 0.5)
+            self.CACHE_OPTIONS = {"socket_connect_timeout": timeout, "socket_timeout": timeout}
         else:
             self.CACHE_TYPE = "SimpleCache"
         # How long a worker process trusts its own copy of a cached response without asking Redis.
@@ -149,6 +151,8 @@ class Config:
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
         self.RATELIMIT_HEADERS_ENABLED = True
+        # A sliding window: no double burst at the edge of a fixed minute.
+        self.RATELIMIT_STRATEGY = "moving-window"
         self.RATELIMIT_KEY_PREFIX = "raf-limits"
         # A Redis outage must not lock everyone out: fall back to per-process limits meanwhile.
         self.RATELIMIT_SWALLOW_ERRORS = True

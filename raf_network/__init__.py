@@ -106,6 +106,7 @@ def register_blueprints(app):
     from raf_network.extensions import api
     from raf_network.users import models as _user_models  # noqa: F401  (registers the tables)
     from raf_network.users.auth import security_scheme_register
+    from raf_network.webhook import services as webhook_services
 
     security_scheme_register(api)
     api.register_blueprint(health.blp)
@@ -113,6 +114,7 @@ def register_blueprints(app):
     api.register_blueprint(users.blp)
     api.register_blueprint(webhook.blp)
     api.register_blueprint(notifications.blp)
+    app.extensions["metrics_collectors"] = [webhook_services.delivery_outcome_metrics]
 
 
 def register_request_hooks(app):

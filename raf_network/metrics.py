@@ -18,9 +18,6 @@ LATENCY = Histogram(
 )
 CACHE_RESULTS = Counter("raf_response_cache_total", "Catalogue response cache lookups by result", ["result"])
 
-# Extra collectors (e.g. push and webhook outcome totals) registered by the blueprints that own the data:
-# callables taking no arguments, run inside the app context at scrape time, yielding metric families.
-SCRAPE_COLLECTORS = []
 
 
 def request_started():
@@ -56,8 +53,12 @@ def _queue_depth():
 class _ScrapeCollector:
     def collect(self):
         yield from _queue_depth()
-        for collector in SCRAPE_COLLECTORS:
-            yield from collector()
+        # Outcome totals owned by the blueprints (webhook deliveries, pushes), read from their records.
+        for collector in current_app.extensions.get("metrics_collectors", ()):
+            try:
+                yield from collector()
+            except Exception:  # the database is down: those families are absent, the scrape still works
+                current_app.logger.warning("metrics collector %s failed", collector.__name__, exc_info=True)
 
 
 def metrics_exposition():

@@ -50,3 +50,18 @@ def test_metrics_token_is_enforced_when_configured(embedded_app, monkeypatch):
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"}).status_code == 200
+
+
+def test_webhook_outcomes_come_from_the_delivery_records(pg_app):
+    from raf_network.extensions import db
+    from raf_network.webhook.models import WebhookDelivery
+
+    with pg_app.app_context():
+        for status in ("applied", "applied", "rejected"):
+            db.session.add(WebhookDelivery(webhook_id=f"msg-{status}-{db.session.new.__len__()}", signature="valid",
+                                           status=status, http_status=200, raw_body=b"{}"))
+        db.session.commit()
+    samples = _samples(pg_app.test_client().get("/metrics").get_data(as_text=True))
+    assert samples[("raf_webhook_deliveries", (("status", "applied"),))] == 2
+    assert samples[("raf_webhook_deliveries", (("status", "rejected"),))] == 1
+    assert samples[("raf_webhook_deliveries", (("status", "failed"),))] == 0

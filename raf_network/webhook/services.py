@@ -32,7 +32,7 @@ from raf_network.courses.services import (
 from raf_network.errors import ApiError, Conflict, NotFound, Unauthorized, ValidationFailed
 from raf_network.extensions import db
 from raf_network.jobs import enqueue_after_commit
-from raf_network.webhook.models import WebhookDelivery
+from raf_network.webhook.models import STATUSES, WebhookDelivery
 from raf_network.webhook.schemas import SNAPSHOT, EnvelopeSchema, errors_flatten
 
 log = logging.getLogger(__name__)
@@ -318,3 +318,16 @@ def delivery_get(*, delivery_id):
     if delivery is None:
         raise NotFound(f"webhook delivery {delivery_id} does not exist")
     return delivery
+
+
+def delivery_outcome_metrics():
+    """Prometheus families: webhook deliveries recorded, by status (one GROUP BY at scrape time)."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    family = GaugeMetricFamily("raf_webhook_deliveries", "Recorded webhook deliveries by status",
+                               labels=["status"])
+    counts = dict(db.session.execute(
+        select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)).all())
+    for status in STATUSES:
+        family.add_metric([status], counts.get(status, 0))
+    return [family]
