@@ -1,0 +1,168 @@
+"""Authorization matrix: every operation in the OpenAPI spec × every kind of caller → the expected status.
+
+Callers: anonymous, the student who owns the resources in the path, another student, alumni, a
+faculty administrator and an admin. The same table is rendered into the README (between the
+`authorization-matrix` markers); a test keeps the two identical, and another fails when an operation is
+added to the API without a row here.
+"""
+from datetime import time
+from pathlib import Path
+
+import pytest
+
+from raf_network.courses.services import catalogue_plan, catalogue_write
+from raf_network.extensions import db
+from raf_network.users.models import Device, Subscription, User
+from raf_network.users.services import calendar_token_rotate
+from raf_network.webhook.models import WebhookDelivery
+from tests.conftest import report_figure
+from tests.factories import bearer, user_create
+
+CALLERS = ("anonymous", "student", "other_student", "alumni", "faculty_administrator", "admin")
+ROLE_OF = {"student": "student", "other_student": "student", "alumni": "alumni",
+           "faculty_administrator": "faculty_administrator", "admin": "admin"}
+
+PUBLIC_200 = dict.fromkeys(CALLERS, 200)
+SIGNED_IN = {"anonymous": 401, **dict.fromkeys(CALLERS[1:], 200)}
+OWNER_ONLY = {"anonymous": 401, "student": 204, **dict.fromkeys(CALLERS[2:], 404)}
+STAFF_ONLY = {"anonymous": 401, "student": 403, "other_student": 403, "alumni": 403,
+              "faculty_administrator": 200, "admin": 200}
+
+
+def _signed_in(status):
+    return {"anonymous": 401, **dict.fromkeys(CALLERS[1:], status)}
+
+
+# (method, spec path, concrete path template, JSON body or None, expected status by caller, note)
+# {entry}, {other_entry}, {subscription}, {device}, {secret}, {delivery}, {course} are filled per test.
+MATRIX = [
+    ("GET", "/healthz", "/healthz", None, PUBLIC_200, "liveness"),
+    ("GET", "/readyz", "/readyz", None, PUBLIC_200, "readiness"),
+    ("GET", "/metrics", "/metrics", None, PUBLIC_200, "bearer METRICS_TOKEN when configured"),
+    ("GET", "/api/courses", "/api/courses", None, PUBLIC_200, "public catalogue"),
+    ("GET", "/api/courses/{course_id}", "/api/courses/{course}", None, PUBLIC_200, "public catalogue"),
+    ("GET", "/api/course-schedule", "/api/course-schedule", None, PUBLIC_200, "public catalogue"),
+    ("GET", "/api/examination-periods", "/api/examination-periods", None, PUBLIC_200, "public catalogue"),
+    ("GET", "/api/examination-entries", "/api/examination-entries?examination_period=1", None, PUBLIC_200,
+     "public catalogue"),
+    ("POST", "/api/google-login", "/api/google-login", {"id_token": "not-a-google-token"},
+     dict.fromkeys(CALLERS, 401), "the Google ID token is the credential"),
+    ("POST", "/api/auth/refresh", "/api/auth/refresh", {"refresh_token": "not-a-refresh-token"},
+     dict.fromkeys(CALLERS, 401), "the refresh token is the credential"),
+    ("POST", "/api/auth/logout", "/api/auth/logout", None, _signed_in(204), "own session"),
+    ("GET", "/api/me", "/api/me", None, SIGNED_IN, "own profile"),
+    ("PATCH", "/api/me", "/api/me", {"bio": "Hello"}, SIGNED_IN, "own profile"),
+    ("DELETE", "/api/me", "/api/me", None, _signed_in(204), "own account"),
+    ("GET", "/api/me/schedule", "/api/me/schedule", None, SIGNED_IN, "own subscriptions"),
+    ("POST", "/api/me/calendar-token", "/api/me/calendar-token", None, _signed_in(201), "own feed"),
+    ("GET", "/api/calendar/{secret}.ics", "/api/calendar/{secret}.ics", None, PUBLIC_200,
+     "the URL's secret is the credential"),
+    ("GET", "/api/devices", "/api/devices", None, SIGNED_IN, "own devices only"),
+    ("POST", "/api/devices", "/api/devices", {"token": "fresh-device-token-0123456789", "platform": "android"},
+     _signed_in(201), "registers for the caller"),
+    ("DELETE", "/api/devices/{token}", "/api/devices/{device}", None, OWNER_ONLY, "another's device is 404"),
+    ("GET", "/api/course-schedule-student-subscriptions", "/api/course-schedule-student-subscriptions", None,
+     SIGNED_IN, "own subscriptions only"),
+    ("POST", "/api/course-schedule-student-subscriptions", "/api/course-schedule-student-subscriptions",
+     {"course_schedule_entry": "{other_entry}"}, _signed_in(201), "subscribes the caller"),
+    ("DELETE", "/api/course-schedule-student-subscriptions",
+     "/api/course-schedule-student-subscriptions?course_schedule_student_subscription={subscription}", None,
+     OWNER_ONLY, "another's subscription is 404"),
+    ("DELETE", "/api/course-schedule-student-subscriptions/{subscription_id}",
+     "/api/course-schedule-student-subscriptions/{subscription}", None, OWNER_ONLY,
+     "another's subscription is 404"),
+    ("POST", "/api/webhooks/courses", "/api/webhooks/courses", {"type": "courses.delta"},
+     dict.fromkeys(CALLERS, 401), "the webhook signature is the credential"),
+    ("GET", "/api/webhooks/deliveries", "/api/webhooks/deliveries", None, STAFF_ONLY, "staff only"),
+    ("GET", "/api/webhooks/deliveries/{delivery_id}", "/api/webhooks/deliveries/{delivery}", None, STAFF_ONLY,
+     "staff only"),
+]
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+CHECKED = []
+
+
+def matrix_markdown():
+    short = {"anonymous": "anon", "student": "student (owner)", "other_student": "other student",
+             "alumni": "alumni", "faculty_administrator": "faculty admin", "admin": "admin"}
+    lines = ["| operation | " + " | ".join(short[c] for c in CALLERS) + " | note |",
+             "| --- |" + " --- |" * (len(CALLERS) + 1)]
+    for method, spec_path, _, _, expected, note in MATRIX:
+        lines.append(f"| `{method} {spec_path}` | " + " | ".join(str(expected[c]) for c in CALLERS)
+                     + f" | {note} |")
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report():
+    yield
+    if CHECKED:
+        report_figure("authorization", f"{len(CHECKED)} cells checked ({len(MATRIX)} operations × "
+                                       f"{len(CALLERS)} callers)")
+
+
+def _world(app):
+    """A small catalogue, one user per caller kind, and resources owned by `student`."""
+    with app.app_context():
+        plan = catalogue_plan(
+            courses=[{"code": "UUP", "name": "Uvod u programiranje"}],
+            schedule=[{"id": f"e{n}", "course": "UUP", "kind": "P", "professor": "Urosevic Dragan",
+                       "groups": ["101"], "day": n, "start": time(9), "end": time(11), "classroom": "Kolarac2"}
+                      for n in (0, 1)],
+        )
+        catalogue_write(plan)
+        db.session.commit()
+    ids = {caller: user_create(app, role=ROLE_OF[caller]) for caller in CALLERS[1:]}
+    with app.app_context():
+        from raf_network.courses.models import Course, ScheduleEntry
+
+        entries = {e.external_id: e.id for e in db.session.query(ScheduleEntry)}
+        student = db.session.get(User, ids["student"])
+        subscription = Subscription(user_id=student.id, schedule_entry_id=entries["e0"])
+        device = Device(user_id=student.id, token="student-device-token-0123456789", platform="android")
+        delivery = WebhookDelivery(webhook_id="msg-matrix", signature="valid", status="applied",
+                                   http_status=200, raw_body=b"{}")
+        db.session.add_all([subscription, device, delivery])
+        db.session.commit()
+        values = {"entry": entries["e0"], "other_entry": entries["e1"], "subscription": subscription.id,
+                  "device": device.token, "delivery": delivery.id, "course": db.session.query(Course).first().id,
+                  "secret": calendar_token_rotate(user=student)}
+    return ids, values
+
+
+def _fill(template, values):
+    if isinstance(template, dict):
+        return {key: _fill(value, values) for key, value in template.items()}
+    if isinstance(template, str):
+        filled = template.format(**values)
+        return int(filled) if template.startswith("{") and filled.isdigit() else filled
+    return template
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("method, spec_path, path, body, expected, note", MATRIX,
+                         ids=[f"{row[0]} {row[1]}" for row in MATRIX])
+def test_matrix_cell(embedded_app, caller, method, spec_path, path, body, expected, note):
+    embedded_app.config["RATELIMIT_ENABLED"] = False
+    ids, values = _world(embedded_app)
+    headers = bearer(embedded_app, ids[caller]) if caller != "anonymous" else {}
+    response = embedded_app.test_client().open(_fill(path, values), method=method, json=_fill(body, values),
+                                               headers=headers)
+    CHECKED.append((method, spec_path, caller))
+    assert response.status_code == expected[caller], response.get_data(as_text=True)[:300]
+    if response.status_code >= 400:
+        assert {"code", "status", "message"} <= set(response.get_json())
+
+
+def test_every_operation_has_a_row(embedded_app):
+    spec = embedded_app.test_client().get("/api/openapi.json").get_json()
+    documented = {(method.upper(), path) for path, item in spec["paths"].items() for method in item
+                  if method in {"get", "post", "put", "patch", "delete"}}
+    assert documented == {(row[0], row[1]) for row in MATRIX}
+
+
+def test_readme_mirrors_the_matrix():
+    text = README.read_text(encoding="utf-8")
+    begin, end = "<!-- authorization-matrix:begin -->", "<!-- authorization-matrix:end -->"
+    assert begin in text and end in text, "README lacks the authorization matrix markers"
+    assert text.split(begin)[1].split(end)[0].strip() == matrix_markdown()
