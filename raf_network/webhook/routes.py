@@ -38,6 +38,7 @@ class CourseWebhook(MethodView):
     @blp.alt_response(401, schema=ErrorSchema, description="Missing or invalid signature, or stale timestamp")
     @blp.alt_response(409, schema=ErrorSchema, description="Out of order, or a snapshot removing too much")
     @blp.alt_response(413, schema=ErrorSchema, description="Body larger than WEBHOOK_MAX_BODY")
+    @blp.alt_response(415, schema=ErrorSchema, description="Content-Type is not application/json")
     @blp.alt_response(422, schema=ErrorSchema, description="Invalid payload; `errors` keyed by path")
     @blp.alt_response(429, schema=ErrorSchema, description="Rate limit (WEBHOOK_RATE_LIMIT) exceeded")
     @blp.alt_response(503, schema=ErrorSchema, description="WEBHOOK_SECRET is not configured")
@@ -57,6 +58,8 @@ class CourseWebhook(MethodView):
 
 
 def _raw_body():
+    if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
+        raise ApiError(f"Content-Type must be application/json, not {request.mimetype or 'missing'!r}", code=415)
     limit = current_app.config["WEBHOOK_MAX_BODY"]
     request.max_content_length = limit  # the webhook's own limit, not MAX_CONTENT_LENGTH
     try:

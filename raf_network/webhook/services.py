@@ -211,7 +211,8 @@ def envelope_parse(body):
     """Raw body → the validated envelope. 400 when it is not UTF-8 JSON, 422 (errors located by dotted
     path, e.g. ``data.schedule[17].start``) when it is JSON of the wrong shape."""
     try:
-        document = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+        document = json.loads(body.decode("utf-8"), parse_constant=_no_constant,
+                              object_pairs_hook=_object_without_duplicates)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ApiError(f"the body is not UTF-8 JSON: {exc}", code=400) from None
     try:
@@ -221,6 +222,17 @@ def envelope_parse(body):
                                errors=errors_flatten(exc.messages)) from None
     envelope["timestamp"] = envelope["timestamp"].astimezone(timezone.utc)
     return envelope
+
+
+def _object_without_duplicates(pairs):
+    """A JSON object whose keys are unique: with duplicates, parsers disagree on which value counts."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen, duplicates = set(), set()
+        for key, _ in pairs:
+            (duplicates if key in seen else seen).add(key)
+        raise ValueError(f"duplicated key(s) {', '.join(sorted(duplicates))}")
+    return document
 
 
 def _no_constant(name):
