@@ -216,10 +216,18 @@ def _wrk(command):
     return figures
 
 
+def _loadavg():
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 def cmd_measure(args):
     """Every (round, scenario, target) in turn, never two at once; real and bare interleaved so that
     a noisy neighbour on the shared machine hits both sides alike. Each run has its own warm-up."""
     urls = {"real": args.real, "bare": args.bare}
+    load_before = _loadavg()
     runs = []
     for round_ in range(1, args.rounds + 1):
         for scenario, _, headers in SCENARIOS:
@@ -238,6 +246,7 @@ def cmd_measure(args):
                        "warmup": args.warmup, "rounds": args.rounds, "workers": args.workers},
         "commands": example,
         "runs": runs,
+        "loadavg": {"before": load_before, "after": _loadavg()},
         "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     Path(args.out).write_text(json.dumps(results, indent=2), encoding="utf-8")
@@ -261,12 +270,15 @@ def _machine():
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             check=False).stdout.strip() or "unknown"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                           text=True, check=False).stdout.strip()
+    # What is measured: the app and its server settings (not the bench scripts or the docs).
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "raf_network", "config.py",
+                            "wsgi.py", "gunicorn.conf.py", "requirements.txt"],
+                           capture_output=True, text=True, check=False).stdout.strip()
     return {
         "nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
         "python": platform.python_version(), "gunicorn": gunicorn.__version__,
-        "wrk": (wrk.split(" [")[0].strip() or "wrk"), "commit": commit + (" (with local changes)" if dirty else ""),
+        "wrk": (wrk.split(" [")[0].strip() or "wrk"),
+        "commit": commit + (" (app code with uncommitted changes)" if dirty else ""),
     }
 
 
@@ -351,8 +363,9 @@ def cmd_report(args):
         f"Socket and HTTP errors across all measured runs: {errors}.",
         "",
         f"- Machine: {machine['nproc']} CPUs (`nproc`), {machine['cpu']}, Linux {machine['kernel']}; "
-        "shared with other work, so absolute figures are noisy — compare the ratios, which come from "
-        "the same run.",
+        "shared with other work (load average before / after the measurements: "
+        f"{results.get('loadavg', {}).get('before', '?')} / {results.get('loadavg', {}).get('after', '?')}), "
+        "so absolute figures are noisy — compare the ratios, which come from the same run.",
         f"- Software: Python {machine['python']}, gunicorn {machine['gunicorn']}, {machine['wrk']}.",
         f"- Servers: `gunicorn -c gunicorn.conf.py wsgi:app` (the Procfile's `web`) and "
         f"`gunicorn -c gunicorn.conf.py bench.bare_wsgi:app`, both `WEB_CONCURRENCY={p['workers']}` sync workers "
