@@ -13,6 +13,7 @@ If the cache is unreachable, reads are built from the database and a warning is 
 import gzip
 import hashlib
 import logging
+import os
 import struct
 import threading
 import time
@@ -21,6 +22,7 @@ from collections import OrderedDict
 from cachelib.serializers import BaseSerializer
 from flask import current_app, request
 from flask_caching.backends.rediscache import RedisCache
+from redis.exceptions import RedisError
 
 from raf_network.extensions import cache
 from raf_network.metrics import cache_result_count
@@ -86,12 +88,14 @@ class CachedBody:
 
 
 class _State:
-    """Per-app in-memory state: the last bodies served and the cache outage back-off."""
+    """Per-app in-memory state: the last bodies served, the cache outage back-off, and the Redis
+    connection each thread of this process reads the generations on."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.local = OrderedDict()
         self.down_until = 0.0
+        self.generations_connection = threading.local()
 
 
 def init_app(app):
@@ -114,9 +118,49 @@ def _cache_call(state, fn, *args):
         return None
 
 
+def _generations_read(state, keys):
+    """``cache.get_many(*keys)``, the one Redis round trip of every hot read, made cheaper.
+
+    Through the client, each MGET also checks a connection out of the pool and back in and records
+    metrics: about as much CPU again as the round trip itself (~125 µs instead of ~60 µs, measured).
+    Here each thread of the process keeps one connection of the pool for this read alone and sends MGET
+    on it directly: same command, server and timeouts, still one fresh read per request. Like the pool,
+    it first makes sure the connection is clean (no stray data, not closed by the server, e.g. after an
+    idle timeout or a restart) and reconnects if not. Any failure, including an interruption between
+    sending and reading, closes the connection, so no reply is ever read out of turn. Other cache
+    backends (the in-process one) go through ``get_many``.
+    """
+    backend = cache.cache
+    if not isinstance(backend, BytesRedisCache):
+        return cache.get_many(*keys)
+    holder = state.generations_connection
+    connection = getattr(holder, "connection", None)
+    if connection is None or holder.pid != os.getpid():
+        # Checked out for good: the pool hands it to nobody else (and forgets it after a fork).
+        connection = holder.connection = backend._read_client.connection_pool.get_connection()
+        holder.pid = os.getpid()
+    prefix = backend._get_prefix()
+    try:
+        try:
+            stale = connection.can_read()  # connects first if needed
+        except (RedisError, OSError):
+            stale = True
+        if stale:
+            connection.disconnect()
+        connection.send_command("MGET", *[prefix + key for key in keys])  # reconnects if needed
+        values = connection.read_response()
+        if not isinstance(values, list) or len(values) != len(keys):
+            raise RedisError(f"unexpected reply to MGET: {values!r:.80}")
+    except BaseException:
+        connection.disconnect()
+        raise
+    loads = backend.serializer.loads
+    return [loads(value) for value in values]
+
+
 def _generations(state, families):
     keys = [f"gen:{family}" for family in families]
-    values = _cache_call(state, cache.get_many, *keys)
+    values = _cache_call(state, _generations_read, state, keys)
     if values is None:
         return None
     gens = []

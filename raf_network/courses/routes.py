@@ -1,5 +1,8 @@
 """HTTP routes of the course catalogue. Reads are public data (the faculty publishes its timetable)."""
+from flask import request
 from flask.views import MethodView
+from marshmallow import missing
+from marshmallow.decorators import POST_LOAD, PRE_LOAD, VALIDATES_SCHEMA
 
 from raf_network.cache import conditional_response
 from raf_network.courses import services
@@ -11,10 +14,47 @@ from raf_network.courses.schemas import (
     ScheduleEntrySchema,
     ScheduleQuerySchema,
 )
-from raf_network.extensions import Blueprint
+from raf_network.extensions import Blueprint, StrictParser
+
+
+def _loads_empty_query_as_nothing(schema):
+    """True when loading an empty query with this schema can only give ``{}``: no field is required or has
+    a default, and no schema-level hook could add, check or change anything (field validators only run
+    on fields that are present). Unsure (marshmallow's hook registry not found) means False."""
+    hooks = getattr(schema, "_hooks", None)
+    if hooks is None:
+        return False
+    return not any(field.required or field.load_default is not missing for field in schema.fields.values()) \
+        and not any(hooks.get(tag) for tag in (PRE_LOAD, POST_LOAD, VALIDATES_SCHEMA))
+
+
+class CatalogueParser(StrictParser):
+    """The strict parser, minus the work of parsing nothing. The timetable is mostly read whole, without a
+    query string, and loading an empty query through the schema costs a sizeable part of a cached read's
+    Python work. For such a request and one of ``schemas`` that can only load it as ``{}``, the result is
+    ``{}`` at once; every other request (any query string, even ``?&``) is parsed and validated as before."""
+
+    def __init__(self, schemas=()):
+        super().__init__()
+        # By id, holding each instance so that its id stays its own.
+        self._nothing_from_empty_query = {id(schema): schema for schema in schemas
+                                          if _loads_empty_query_as_nothing(schema)}
+
+    def parse(self, argmap, req=None, *, location=None, **kwargs):
+        if (location == "query" and id(argmap) in self._nothing_from_empty_query and not kwargs.get("validate")
+                and not request.query_string):
+            return {}
+        return super().parse(argmap, req, location=location, **kwargs)
+
+
+# Query schemas are stateless, so one instance each serves every request. Given the class, webargs builds
+# a new instance per request, deep-copying every field: about a sixth of the Python work of a cached read.
+SCHEDULE_QUERY = ScheduleQuerySchema()
+EXAM_ENTRIES_QUERY = ExamEntriesQuerySchema()
 
 blp = Blueprint("courses", __name__, url_prefix="/api",
                 description="Courses, the weekly timetable and examination periods")
+blp.ARGUMENTS_PARSER = CatalogueParser([SCHEDULE_QUERY, EXAM_ENTRIES_QUERY])
 
 NOT_MODIFIED = {"description": "Not modified (the `If-None-Match` ETag is current)"}
 
@@ -39,7 +79,7 @@ class CourseDetail(MethodView):
 
 @blp.route("/course-schedule")
 class Schedule(MethodView):
-    @blp.arguments(ScheduleQuerySchema, location="query", as_kwargs=True)
+    @blp.arguments(SCHEDULE_QUERY, location="query", as_kwargs=True)
     @blp.response(200, ScheduleEntrySchema(many=True))
     @blp.alt_response(304, **NOT_MODIFIED)
     def get(self, **filters):
@@ -64,7 +104,7 @@ class ExamPeriods(MethodView):
 
 @blp.route("/examination-entries")
 class ExamEntries(MethodView):
-    @blp.arguments(ExamEntriesQuerySchema, location="query", as_kwargs=True)
+    @blp.arguments(EXAM_ENTRIES_QUERY, location="query", as_kwargs=True)
     @blp.response(200, ExamEntrySchema(many=True))
     @blp.alt_response(304, **NOT_MODIFIED)
     def get(self, examination_period):
