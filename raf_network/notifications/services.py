@@ -243,15 +243,15 @@ def broadcast_create(*, sender_id, title, body, audience, data=None, dry_run=Fal
     )
     db.session.add(notification)
     db.session.flush()
-    result = db.session.execute(insert(NotificationRecipient).from_select(
+    db.session.execute(insert(NotificationRecipient).from_select(
         ["notification_id", "user_id", "source"],
         select(literal(notification.id), User.id, literal(source)).where(User.is_active, _audience_clause(audience)),
     ))
-    notification.recipient_count = result.rowcount
-    devices = db.session.scalar(select(func.count(Device.id)).where(Device.user_id.in_(
-        select(NotificationRecipient.user_id).where(NotificationRecipient.notification_id == notification.id))))
+    recipients = select(NotificationRecipient.user_id).where(NotificationRecipient.notification_id == notification.id)
+    notification.recipient_count = db.session.scalar(select(func.count()).select_from(recipients.subquery()))
+    devices = db.session.scalar(select(func.count(Device.id)).where(Device.user_id.in_(recipients)))
     _push_after_commit([notification.id])
-    summary = {"notification_id": notification.id, "recipients": result.rowcount, "devices": devices,
+    summary = {"notification_id": notification.id, "recipients": notification.recipient_count, "devices": devices,
                "dry_run": False}
     db.session.commit()
     log.info("broadcast %s by user %s to %d recipient(s)", summary["notification_id"], sender_id,
