@@ -86,6 +86,10 @@ class QuietHoursSchema(BaseSchema):
 
     @validates_schema
     def not_empty(self, data, **_kwargs):
+        # A PATCH loads with partial=True, which reaches nested schemas too: check both are there.
+        missing = [name for name in ("start", "end") if name not in data]
+        if missing:
+            raise ValidationError("give both start and end", missing[0])
         if data["start"] == data["end"]:
             raise ValidationError("start and end must differ", "end")
 

@@ -51,6 +51,7 @@ class FcmStub:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as firebase-admin's pooled session expects
+            disable_nagle_algorithm = True  # one small reply must not wait for a delayed ACK (40 ms)
 
             def log_message(self, *args):
                 pass
