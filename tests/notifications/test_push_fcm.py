@@ -140,3 +140,36 @@ def test_a_large_fan_out_sends_batches_of_at_most_500(make_pg_app, fcm_settings,
     result = _broadcast(app)
     assert fcm_stub.sent == 1100 and len(set(fcm_stub.tokens_received())) == 1100
     assert _notification(app, result["notification_id"]).sent_count == 1100
+
+
+def test_a_push_deferred_by_quiet_hours_is_scheduled_and_sent_once_they_end(make_pg_app, fcm_settings, fcm_stub):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from tests.factories import bearer
+
+    app = make_pg_app(JOBS_INLINE=False, **fcm_settings)
+    sleeper, awake = user_create(app), user_create(app)
+    device_add(app, sleeper, "sleeper")
+    device_add(app, awake, "awake")
+    now = datetime.now(ZoneInfo("Europe/Belgrade"))
+    window = {"start": (now - timedelta(hours=1)).strftime("%H:%M"),
+              "end": (now + timedelta(hours=1)).strftime("%H:%M")}
+    app.test_client().patch("/api/me/notification-preferences", json={"quiet_hours": window},
+                            headers=bearer(app, sleeper))
+    result = _broadcast(app)
+    with app.app_context():
+        worker = SimpleWorker([queue_get("notifications")], connection=redis_connection())
+        worker.work(burst=True, with_scheduler=True)
+        assert fcm_stub.tokens_received() == ["awake"]
+        scheduled = queue_get("notifications").scheduled_job_registry.get_job_ids(cleanup=False)
+        assert [job_id.split("-at-")[0] for job_id in scheduled] == [f"notification-{result['notification_id']}"]
+        # Quiet hours are over (as when the scheduled job runs): the deferred push goes out, only it.
+        db.session.execute(PushDelivery.__table__.update().where(PushDelivery.status == "deferred")
+                           .values(not_before=datetime.now(ZoneInfo("UTC")) - timedelta(seconds=1)))
+        db.session.commit()
+        queue_get("notifications").enqueue(notification_push, result["notification_id"])
+        worker.work(burst=True)
+    assert sorted(fcm_stub.tokens_received()) == ["awake", "sleeper"]
+    notification = _notification(app, result["notification_id"])
+    assert (notification.sent_count, notification.deferred_count) == (2, 0) and notification.pushed_at is not None
