@@ -41,6 +41,16 @@ def _env_float(name, default):
         raise ConfigError(f"{name} must be a number, got {value!r}") from exc
 
 
+def _env_int_list(name, default):
+    value = _env(name)
+    if value is None:
+        return list(default)
+    try:
+        return [int(part) for part in value.split(",") if part.strip()]
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be comma-separated integers, got {value!r}") from exc
+
+
 def _env_bool(name, default):
     value = _env(name)
     if value is None:
@@ -168,6 +178,20 @@ class Config:
         self.JOBS_INLINE = _env_bool("JOBS_INLINE", not self.REDIS_URL)
         self.JOB_TIMEOUT = _env_int("JOB_TIMEOUT", 600)
 
+        # Push notifications (raf_network/notifications): FCM with a service account, or recorded in push_log.
+        self.FIREBASE_CREDENTIALS = _env("FIREBASE_CREDENTIALS")  # a file path or the JSON itself
+        self.FIREBASE_PROJECT_ID = _env("FIREBASE_PROJECT_ID")
+        self.FCM_URL = _env("FCM_URL")  # replaces https://fcm.googleapis.com (an emulator or a stub)
+        self.PUSH_BACKEND = _env("PUSH_BACKEND", "fcm" if self.FIREBASE_CREDENTIALS else "log").lower()
+        self.PUSH_BATCH_SIZE = _env_int("PUSH_BATCH_SIZE", 500)
+        # Seconds before each retry of the tokens that failed transiently (exponential backoff).
+        self.PUSH_RETRY_INTERVALS = _env_int_list("PUSH_RETRY_INTERVALS", [30, 120, 480, 1920])
+        self.PUSH_HTTP_CONNECTIONS = _env_int("PUSH_HTTP_CONNECTIONS", 100)
+        self.PUSH_HTTP_TIMEOUT = _env_float("PUSH_HTTP_TIMEOUT", 10.0)
+        self.PUSH_ANDROID_CHANNEL = _env("PUSH_ANDROID_CHANNEL", "raf_notifications")
+        self.DEVICE_STALE_DAYS = _env_int("DEVICE_STALE_DAYS", 60)
+        self.BROADCAST_RATE_LIMIT = _env("BROADCAST_RATE_LIMIT", "10 per minute")
+
         # flask-smorest / OpenAPI
         self.API_TITLE = "RAF Network API"
         self.API_VERSION = "1.0.0"
@@ -191,7 +215,18 @@ class Config:
         self.MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
 
     def validate(self):
-        """Refuse to start with missing or unsafe settings. Overridden per environment."""
+        """Refuse to start with missing or unsafe settings. Extended per environment."""
+        if self.PUSH_BACKEND not in ("fcm", "log"):
+            raise ConfigError(f"PUSH_BACKEND must be fcm or log, got {self.PUSH_BACKEND!r}")
+        if not 1 <= self.PUSH_BATCH_SIZE <= 500:
+            raise ConfigError("PUSH_BATCH_SIZE must be between 1 and 500 (FCM's limit per send)")
+        if any(interval < 0 for interval in self.PUSH_RETRY_INTERVALS):
+            raise ConfigError("PUSH_RETRY_INTERVALS must not be negative")
+        if self.PUSH_BACKEND == "fcm" and not self.FIREBASE_CREDENTIALS:
+            if not self.FCM_URL:
+                raise ConfigError("PUSH_BACKEND=fcm needs FIREBASE_CREDENTIALS (a file path or the JSON itself)")
+            if not self.FIREBASE_PROJECT_ID:
+                raise ConfigError("FCM_URL without FIREBASE_CREDENTIALS needs FIREBASE_PROJECT_ID")
 
 
 # Development only (documented in the README), so `flask webhook send` works with zero configuration.
@@ -219,6 +254,7 @@ class ProductionConfig(Config):
     ENV_NAME = "production"
 
     def validate(self):
+        super().validate()
         if not self.SECRET_KEY or len(self.SECRET_KEY) < 32:
             raise ConfigError("SECRET_KEY must be set (at least 32 characters) in production")
         if not self.WEBHOOK_SECRET:

@@ -22,7 +22,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for key in ("request_id", "job_id"):
-            value = getattr(record, key, None)
+            # Our stamp first; a logging call's own extra={"job_id": …} (RQ, our jobs) otherwise.
+            value = getattr(record, f"raf_{key}", None) or getattr(record, key, None)
             if value:
                 entry[key] = value
         if record.exc_info:
@@ -42,8 +43,10 @@ def _record_factory_install():
         request_id = job.get("request_id")
         if request_id is None and has_request_context():
             request_id = g.get("request_id")
-        record.request_id = request_id
-        record.job_id = job.get("job_id")
+        # Namespaced: logging refuses extra={...} keys that already exist on the record, and RQ and our
+        # jobs log with extra={"job_id": …}.
+        record.raf_request_id = request_id
+        record.raf_job_id = job.get("job_id")
         return record
 
     factory._raf_network = True

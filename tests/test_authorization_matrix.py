@@ -12,6 +12,7 @@ import pytest
 
 from raf_network.courses.services import catalogue_plan, catalogue_write
 from raf_network.extensions import db
+from raf_network.notifications.models import Notification, NotificationRecipient
 from raf_network.users.models import Device, Subscription, User
 from raf_network.users.services import calendar_token_rotate
 from raf_network.webhook.models import WebhookDelivery
@@ -76,6 +77,17 @@ MATRIX = [
     ("GET", "/api/webhooks/deliveries", "/api/webhooks/deliveries", None, STAFF_ONLY, "staff only"),
     ("GET", "/api/webhooks/deliveries/{delivery_id}", "/api/webhooks/deliveries/{delivery}", None, STAFF_ONLY,
      "staff only"),
+    ("POST", "/api/notifications/broadcast", "/api/notifications/broadcast",
+     {"title": "Hello", "body": "World", "audience": {"all": True}, "dry_run": True},
+     {**STAFF_ONLY, "faculty_administrator": 202, "admin": 202}, "staff only"),
+    ("GET", "/api/notifications", "/api/notifications", None, SIGNED_IN, "own inbox only"),
+    ("POST", "/api/notifications/{notification_id}/read", "/api/notifications/{notification}/read", None,
+     OWNER_ONLY, "a notification not in the caller's inbox is 404"),
+    ("POST", "/api/notifications/read-all", "/api/notifications/read-all", None, _signed_in(204), "own inbox"),
+    ("GET", "/api/me/notification-preferences", "/api/me/notification-preferences", None, SIGNED_IN,
+     "own preferences"),
+    ("PATCH", "/api/me/notification-preferences", "/api/me/notification-preferences", {"announcements": False},
+     SIGNED_IN, "own preferences"),
 ]
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -122,10 +134,15 @@ def _world(app):
         device = Device(user_id=student.id, token="student-device-token-0123456789", platform="android")
         delivery = WebhookDelivery(webhook_id="msg-matrix", signature="valid", status="applied",
                                    http_status=200, raw_body=b"{}")
-        db.session.add_all([subscription, device, delivery])
+        notification = Notification(category="announcement", source="matrix", texts={
+            "sr-Latn": {"title": "Zdravo", "body": "Svete"}, "en": {"title": "Hello", "body": "World"}})
+        db.session.add_all([subscription, device, delivery, notification])
+        db.session.flush()
+        db.session.add(NotificationRecipient(notification_id=notification.id, user_id=student.id, source="matrix"))
         db.session.commit()
         values = {"entry": entries["e0"], "other_entry": entries["e1"], "subscription": subscription.id,
-                  "device": device.token, "delivery": delivery.id, "course": db.session.query(Course).first().id,
+                  "device": device.token, "delivery": delivery.id, "notification": notification.id,
+                  "course": db.session.query(Course).first().id,
                   "secret": calendar_token_rotate(user=student)}
     return ids, values
 

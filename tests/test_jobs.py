@@ -48,3 +48,11 @@ def test_redis_down_runs_the_job_inline_instead_of_dropping_it(make_pg_app):
     with app.test_request_context():
         assert enqueue(record_job, 9, queue="notifications") is None
     assert RAN == [9]
+
+
+def test_logging_with_its_own_job_id_extra_still_works(embedded_app, caplog):
+    """RQ and our jobs log with extra={"job_id": …}; the request/job stamp must not collide with it."""
+    with embedded_app.test_request_context(), caplog.at_level(logging.INFO, logger="tests.jobs"):
+        logging.getLogger("tests.jobs").info("with extra", extra={"job_id": "rq-123", "request_id": "r-1"})
+    line = json.loads(JsonFormatter().format(caplog.records[-1]))
+    assert line["job_id"] == "rq-123"

@@ -1,23 +1,77 @@
-"""Background jobs of the notification pipeline (RQ, queue ``notifications``).
+"""RQ jobs of the ``notifications`` queue. They take ids and are idempotent (see services).
 
-Placeholder until the notifications issue lands: the job only records the change set it was handed.
+Each job runs in an application context of its own, so it has a database session of its own: in the worker
+that is a clean session per job, and inline (no Redis) it keeps the job off the session whose commit
+enqueued it (SQLAlchemy cannot emit SQL from an ``after_commit`` hook on that same session).
 """
 import logging
+from contextlib import contextmanager
+
+from flask import current_app
+from rq import get_current_job
 
 from raf_network.extensions import db
+from raf_network.jobs import queue_get
+from raf_network.notifications import services
 
 log = logging.getLogger(__name__)
 
 
+class PushRetryPending(Exception):
+    """Some devices failed transiently; raising makes RQ run the job again after the next backoff interval."""
+
+
+@contextmanager
+def _job_context():
+    job = get_current_job()
+    extra = {"job_id": job.id} if job is not None else {}
+    with current_app.app_context():
+        try:
+            yield job, extra
+        except Exception:
+            db.session.rollback()
+            if job is not None:
+                raise  # RQ records the failure and retries when the job has retries left
+            # Inline (no Redis): the transaction that enqueued us has committed; its caller must not fail.
+            log.exception("notification job failed inline", extra=extra)
+
+
 def timetable_change_notify(delivery_id: int):
-    """A webhook delivery changed the catalogue: log what changed (pushes come with the notifications issue)."""
-    from sqlalchemy.orm import defer
+    """Notify the subscribers of what a webhook delivery (``WebhookDelivery.changes``) changed."""
+    from raf_network.webhook.models import WebhookDelivery  # the webhook blueprint owns it
 
-    from raf_network.webhook.models import WebhookDelivery
+    with _job_context() as (_job, extra):
+        delivery = db.session.get(WebhookDelivery, delivery_id)
+        if delivery is None:
+            log.warning("webhook delivery %s does not exist; nothing to notify", delivery_id, extra=extra)
+            return []
+        changes = delivery.changes or {}
+        db.session.rollback()
+        ids = services.timetable_changes_notify(changes=changes, source=f"webhook:{delivery_id}")
+        log.info("webhook delivery %s: notifications %s", delivery_id, ids, extra=extra)
+        return ids
 
-    delivery = db.session.get(WebhookDelivery, delivery_id, options=[defer(WebhookDelivery.raw_body)])
-    if delivery is None:
-        log.warning("timetable_change_notify: webhook delivery %s does not exist", delivery_id)
-        return
-    log.info("timetable changed by webhook delivery %s: created %s, updated %s, removed %s", delivery.id,
-             delivery.created_count, delivery.updated_count, delivery.removed_count)
+
+def notification_push(notification_id: int):
+    """Push one notification to its recipients' devices; retried (only the failed tokens) with backoff."""
+    with _job_context() as (job, extra):
+        # Inline there is no retry; in RQ the last run gives up on transient failures instead of raising.
+        final_attempt = job is None or not job.retries_left
+        run = services.notification_push_run(notification_id=notification_id, final_attempt=final_attempt)
+        log.info("notification %s: %d sent, %d failed, %d dead token(s), %d to retry, %d batch(es)",
+                 notification_id, run.sent, run.failed, run.invalid_tokens, run.retry, run.batches, extra=extra)
+        if run.deferred_until and job is not None:
+            _deferred_schedule(notification_id, run.deferred_until)
+        if run.retry and not final_attempt:
+            raise PushRetryPending(f"notification {notification_id}: {run.retry} device(s) to retry")
+
+
+def _deferred_schedule(notification_id, moments):
+    """Run the push again when quiet hours end (one job per distinct end; a repeat overwrites the same id)."""
+    queue = queue_get("notifications")
+    for moment in moments:
+        queue.enqueue_at(
+            moment, notification_push, notification_id,
+            job_id=f"notification-{notification_id}-at-{int(moment.timestamp())}",
+            retry=services.push_retry(), job_timeout=current_app.config["JOB_TIMEOUT"],
+        )

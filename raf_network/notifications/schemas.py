@@ -1,0 +1,107 @@
+"""Marshmallow schemas of notifications: broadcasts, the inbox and push preferences."""
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
+
+from raf_network.users.models import ROLES
+
+AUDIENCE_KEYS = ("all", "role", "course_id", "schedule_entry_id", "user_ids")
+RESERVED_DATA_KEYS = {"type", "notification_id", "from", "message_type", "collapse_key"}
+ID = validate.Range(min=1, max=2**31 - 1)
+
+
+class BaseSchema(Schema):
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+
+class AudienceSchema(BaseSchema):
+    all = fields.Boolean(validate=validate.Equal(True), metadata={"description": "Every active user"})
+    role = fields.String(validate=validate.OneOf(ROLES))
+    course_id = fields.Integer(strict=True, validate=ID, metadata={"description": "Subscribers of the course"})
+    schedule_entry_id = fields.Integer(strict=True, validate=ID,
+                                       metadata={"description": "Subscribers of one timetable entry"})
+    user_ids = fields.List(fields.Integer(strict=True, validate=ID), validate=validate.Length(min=1, max=10000))
+
+    @validates_schema
+    def exactly_one(self, data, **_kwargs):
+        if len(data) != 1:
+            raise ValidationError(f"give exactly one of: {', '.join(AUDIENCE_KEYS)}")
+
+
+class BroadcastSchema(BaseSchema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    audience = fields.Nested(AudienceSchema, required=True, metadata={
+        "description": "Exactly one of `all` (true), `role`, `course_id`, `schedule_entry_id`, `user_ids`"})
+    data = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")),
+        values=fields.String(validate=validate.Length(max=500)),
+        load_default=None,
+        metadata={"description": "Extra string fields for the app (not `type` or `notification_id`)"},
+    )
+    dry_run = fields.Boolean(load_default=False, metadata={"description": "Count recipients; store and send nothing"})
+
+    @validates("data")
+    def data_allowed(self, value, **_kwargs):
+        if value is None:
+            return
+        reserved = sorted(set(value) & RESERVED_DATA_KEYS)
+        if reserved:
+            raise ValidationError(f"reserved keys: {', '.join(reserved)}")
+        if len(value) > 10 or sum(len(key) + len(item) for key, item in value.items()) > 2000:
+            raise ValidationError("at most 10 fields and 2000 characters")
+
+
+class BroadcastResultSchema(BaseSchema):
+    notification_id = fields.Integer(allow_none=True, metadata={"description": "null for a dry run"})
+    recipients = fields.Integer(metadata={"description": "Users who get it in their inbox"})
+    devices = fields.Integer(metadata={"description": "Their registered devices (before push preferences)"})
+    dry_run = fields.Boolean()
+
+
+class InboxQuerySchema(BaseSchema):
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    before = fields.Integer(validate=ID, metadata={"description": "`next_before` of the previous page"})
+
+
+class InboxItemSchema(BaseSchema):
+    id = fields.Integer()
+    category = fields.String(metadata={"enum": ["timetable_change", "announcement"]})
+    title = fields.String(metadata={"description": "In the caller's locale"})
+    body = fields.String()
+    data = fields.Dict(keys=fields.String(), values=fields.String())
+    created_at = fields.DateTime()
+    read_at = fields.DateTime(allow_none=True)
+
+
+class InboxSchema(BaseSchema):
+    items = fields.List(fields.Nested(InboxItemSchema), metadata={"description": "Newest first"})
+    unread_count = fields.Integer()
+    next_before = fields.Integer(allow_none=True, metadata={"description": "Pass as `before` for the next page"})
+
+
+class QuietHoursSchema(BaseSchema):
+    start = fields.Time(required=True, format="%H:%M", metadata={"example": "22:00"})
+    end = fields.Time(required=True, format="%H:%M", metadata={"example": "07:00"})
+
+    @validates_schema
+    def not_empty(self, data, **_kwargs):
+        # A PATCH loads with partial=True, which reaches nested schemas too: check both are there.
+        missing = [name for name in ("start", "end") if name not in data]
+        if missing:
+            raise ValidationError("give both start and end", missing[0])
+        if data["start"] == data["end"]:
+            raise ValidationError("start and end must differ", "end")
+
+
+class NotificationPreferencesSchema(BaseSchema):
+    timetable_changes = fields.Boolean(metadata={"description": "Pushes about changes to my timetable"})
+    announcements = fields.Boolean(metadata={"description": "Pushes of announcements"})
+    quiet_hours = fields.Nested(QuietHoursSchema, allow_none=True, metadata={
+        "description": "Non-urgent pushes wait until the end; null = off. A change to a class today or tomorrow "
+                       "is sent at once. The inbox records everything regardless."})
+    timezone = fields.String(dump_only=True, metadata={"example": "Europe/Belgrade"})
+
+
+class NotificationPreferencesUpdateSchema(NotificationPreferencesSchema):
+    """PATCH body: any subset of the preferences."""

@@ -1,0 +1,562 @@
+"""Notifications: who gets what (timetable changes, announcements), the inbox, preferences, and the push fan-out.
+
+Services own their transactions. Pushes leave through RQ jobs enqueued after commit
+(``raf_network.notifications.tasks``); the fan-out (``notification_push_run``) walks the recipients' devices in
+batches of at most 500 with a constant number of statements per batch, claims a ``push_delivery`` row per device
+before sending, and records each outcome, so a re-run never pushes twice to the same device.
+"""
+import hashlib
+import json
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import and_, delete, func, insert, literal, or_, select, update
+
+from raf_network.courses.models import DAY_CODES, KIND_TO_TYPE, Course, ScheduleEntry
+from raf_network.errors import NotFound, ValidationFailed
+from raf_network.extensions import db
+from raf_network.jobs import Retry, enqueue_after_commit
+from raf_network.notifications import push
+from raf_network.notifications.models import (
+    DEFERRED,
+    DUE_STATUSES,
+    FAILED,
+    INVALID_TOKEN,
+    PENDING,
+    RETRY,
+    SENDING,
+    SENT,
+    Notification,
+    NotificationPreference,
+    NotificationRecipient,
+    PushDelivery,
+)
+from raf_network.notifications.texts import LOCALES, announcement_texts, locale_of, timetable_texts
+from raf_network.users.models import Device, Subscription, User
+
+log = logging.getLogger(__name__)
+
+TIMEZONE = ZoneInfo("Europe/Belgrade")
+PREFERENCE_OF_CATEGORY = {"timetable_change": "timetable_changes", "announcement": "announcements"}
+MAX_DETAILS_CHARS = 2500  # FCM's data payload is limited to 4 KB in all
+
+
+def _utcnow():
+    return datetime.now(timezone.utc)
+
+
+def _chunks(values, size=1000):
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _insert_ignore(model):
+    """INSERT … ON CONFLICT DO NOTHING on PostgreSQL and SQLite alike."""
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(model).on_conflict_do_nothing()
+
+
+def push_retry():
+    """RQ retry policy of push jobs: one retry per configured interval (exponential backoff)."""
+    intervals = current_app.config["PUSH_RETRY_INTERVALS"]
+    return Retry(max=len(intervals), interval=intervals) if intervals else None
+
+
+def _push_after_commit(notification_ids):
+    from raf_network.notifications.tasks import notification_push
+
+    for notification_id in notification_ids:
+        enqueue_after_commit(notification_push, notification_id, queue="notifications", retry=push_retry())
+
+
+# --------------------------------------------------------------------------------------------------
+# Timetable changes
+# --------------------------------------------------------------------------------------------------
+
+def _entry_change(row, fields, *, cancelled):
+    return {
+        "entry_id": row.id, "course": row.name, "type": KIND_TO_TYPE.get(row.kind, "LEC"),
+        "change": "cancelled" if cancelled else "updated", "fields": {} if cancelled else (fields or {}),
+        "day": DAY_CODES[row.day], "start": row.start_time.strftime("%H:%M"),
+    }
+
+
+def _is_soon(change, today):
+    """A change to a class today or tomorrow (either its old or its new day) is urgent."""
+    days = {change["day"], *change["fields"].get("day", [])}
+    soon = {DAY_CODES[today], DAY_CODES[(today + 1) % 7]}
+    return bool(days & soon)
+
+
+def _details(changes):
+    details = [{"entry_id": change["entry_id"], "change": change["change"], "fields": change["fields"]}
+               for change in changes]
+    text = json.dumps(details, ensure_ascii=False, separators=(",", ":"))
+    if len(text) > MAX_DETAILS_CHARS:  # too many to detail: the app reloads the timetable by ids
+        text = json.dumps([{"entry_id": c["entry_id"], "change": c["change"]} for c in changes][:100])
+    return text
+
+
+def _subscribers_by_entries(entry_ids):
+    """{(entry ids a user attends, sorted): [user ids]} for the changed entries."""
+    per_user = defaultdict(list)
+    for chunk in _chunks(sorted(entry_ids)):
+        rows = db.session.execute(
+            select(Subscription.user_id, Subscription.schedule_entry_id)
+            .join(User, User.id == Subscription.user_id)
+            .where(Subscription.schedule_entry_id.in_(chunk), User.is_active)
+        )
+        for user_id, entry_id in rows:
+            per_user[user_id].append(entry_id)
+    groups = defaultdict(list)
+    for user_id, attended in per_user.items():
+        groups[tuple(sorted(attended))].append(user_id)
+    return groups
+
+
+def timetable_changes_notify(*, changes, source):
+    """Tell each subscriber of a changed or removed timetable entry, once per change set.
+
+    ``changes`` is ``ChangeSet.to_json()``; ``source`` names the change set ("webhook:<id>") and makes this
+    idempotent: re-running it finds the same notifications and inbox rows. Subscribers attending the same
+    changed entries share one notification (a summary of their changes); everyone else gets nothing.
+    Returns the notification ids; their pushes are enqueued after this commits.
+    """
+    updated = (changes.get("updated") or {}).get("schedule") or {}
+    removed = set((changes.get("removed") or {}).get("schedule") or [])
+    external_ids = sorted(set(updated) | removed)
+    entries = {}
+    for chunk in _chunks(external_ids):
+        rows = db.session.execute(
+            select(ScheduleEntry.id, ScheduleEntry.external_id, ScheduleEntry.kind, ScheduleEntry.day,
+                   ScheduleEntry.start_time, Course.name)
+            .join(Course, Course.id == ScheduleEntry.course_id)
+            .where(ScheduleEntry.external_id.in_(chunk))
+        )
+        for row in rows:
+            entries[row.id] = _entry_change(row, updated.get(row.external_id),
+                                            cancelled=row.external_id in removed)
+    if not entries:
+        return []
+    today = _utcnow().astimezone(TIMEZONE).weekday()
+    notification_ids = []
+    for signature, user_ids in _subscribers_by_entries(entries).items():
+        group_changes = [entries[entry_id] for entry_id in signature]
+        notification_id = _notification_upsert(
+            category="timetable_change", source=source,
+            group_key=hashlib.sha1(",".join(map(str, signature)).encode()).hexdigest(),
+            texts=timetable_texts(group_changes),
+            data={"type": "timetable_change", "schedule_entry_ids": ",".join(map(str, signature)),
+                  "changes": _details(group_changes)},
+            urgent=any(_is_soon(change, today) for change in group_changes),
+        )
+        for chunk in _chunks(user_ids):
+            db.session.execute(_insert_ignore(NotificationRecipient), [
+                {"notification_id": notification_id, "user_id": user_id, "source": source} for user_id in chunk
+            ])
+        _recipient_count_refresh(notification_id)
+        notification_ids.append(notification_id)
+    _push_after_commit(notification_ids)
+    db.session.commit()
+    log.info("timetable change %s: %d notification(s) for %d entries", source, len(notification_ids), len(entries))
+    return notification_ids
+
+
+def _notification_upsert(*, category, source, group_key, texts, data, urgent):
+    db.session.execute(_insert_ignore(Notification), [{
+        "category": category, "source": source, "group_key": group_key, "texts": texts, "data": data,
+        "urgent": urgent,
+    }])
+    return db.session.scalar(
+        select(Notification.id).where(Notification.source == source, Notification.group_key == group_key)
+    )
+
+
+def _recipient_count_refresh(notification_id):
+    count = (select(func.count(NotificationRecipient.id))
+             .where(NotificationRecipient.notification_id == notification_id).scalar_subquery())
+    db.session.execute(update(Notification).where(Notification.id == notification_id)
+                       .values(recipient_count=count))
+
+
+# --------------------------------------------------------------------------------------------------
+# Announcements
+# --------------------------------------------------------------------------------------------------
+
+def _audience_clause(audience):
+    """A condition on User for the one audience key; ValidationFailed (422) locates a bad reference."""
+    def invalid(key, message):
+        return ValidationFailed("the audience is invalid", errors={"json": {"audience": {key: [message]}}})
+
+    if audience.get("all"):
+        return literal(True)
+    if "role" in audience:
+        return User.role == audience["role"]
+    if "course_id" in audience:
+        course_id = audience["course_id"]
+        if db.session.scalar(select(Course.id).where(Course.id == course_id, Course.deleted_at.is_(None))) is None:
+            raise invalid("course_id", f"course {course_id} does not exist")
+        return User.id.in_(
+            select(Subscription.user_id).join(ScheduleEntry, ScheduleEntry.id == Subscription.schedule_entry_id)
+            .where(ScheduleEntry.course_id == course_id, ScheduleEntry.deleted_at.is_(None))
+        )
+    if "schedule_entry_id" in audience:
+        entry_id = audience["schedule_entry_id"]
+        if db.session.scalar(select(ScheduleEntry.id).where(
+                ScheduleEntry.id == entry_id, ScheduleEntry.deleted_at.is_(None))) is None:
+            raise invalid("schedule_entry_id", f"timetable entry {entry_id} does not exist")
+        return User.id.in_(select(Subscription.user_id).where(Subscription.schedule_entry_id == entry_id))
+    user_ids = sorted(set(audience["user_ids"]))
+    known = set()
+    for chunk in _chunks(user_ids):
+        known.update(db.session.scalars(select(User.id).where(User.id.in_(chunk))))
+    unknown = [user_id for user_id in user_ids if user_id not in known]
+    if unknown:
+        raise invalid("user_ids", f"unknown user ids: {', '.join(map(str, unknown[:20]))}")
+    return User.id.in_(user_ids)
+
+
+def broadcast_create(*, sender_id, title, body, audience, data=None, dry_run=False):
+    """Announce to an audience: an inbox row per active user in it, and a push to their devices.
+
+    ``dry_run`` counts the recipients without storing or sending anything.
+    """
+    audience_users = select(User.id).where(User.is_active, _audience_clause(audience))
+    if dry_run:
+        recipients = db.session.scalar(select(func.count()).select_from(audience_users.subquery()))
+        devices = db.session.scalar(select(func.count(Device.id)).where(Device.user_id.in_(audience_users)))
+        db.session.rollback()
+        return {"notification_id": None, "recipients": recipients, "devices": devices, "dry_run": True}
+    source = f"broadcast:{uuid.uuid4().hex}"
+    notification = Notification(
+        category="announcement", source=source, group_key="", texts=announcement_texts(title=title, body=body),
+        data={**(data or {}), "type": "announcement"}, urgent=False, created_by_id=sender_id,
+    )
+    db.session.add(notification)
+    db.session.flush()
+    db.session.execute(insert(NotificationRecipient).from_select(
+        ["notification_id", "user_id", "source"],
+        select(literal(notification.id), User.id, literal(source)).where(User.is_active, _audience_clause(audience)),
+    ))
+    recipients = select(NotificationRecipient.user_id).where(NotificationRecipient.notification_id == notification.id)
+    notification.recipient_count = db.session.scalar(select(func.count()).select_from(recipients.subquery()))
+    devices = db.session.scalar(select(func.count(Device.id)).where(Device.user_id.in_(recipients)))
+    _push_after_commit([notification.id])
+    summary = {"notification_id": notification.id, "recipients": notification.recipient_count, "devices": devices,
+               "dry_run": False}
+    db.session.commit()
+    log.info("broadcast %s by user %s to %d recipient(s)", summary["notification_id"], sender_id,
+             summary["recipients"])
+    return summary
+
+
+# --------------------------------------------------------------------------------------------------
+# Inbox
+# --------------------------------------------------------------------------------------------------
+
+def _inbox_item(notification, read_at, locale):
+    text = notification.texts.get(locale) or notification.texts.get(LOCALES[0]) or {}
+    return {"id": notification.id, "category": notification.category, "title": text.get("title", ""),
+            "body": text.get("body", ""), "data": notification.data, "created_at": notification.created_at,
+            "read_at": read_at}
+
+
+def inbox_list(*, user, limit=20, before=None):
+    """A user's notifications, newest first (``before``: an id, for the next page), with the unread count."""
+    query = (
+        select(Notification, NotificationRecipient.read_at)
+        .join(NotificationRecipient, NotificationRecipient.notification_id == Notification.id)
+        .where(NotificationRecipient.user_id == user.id)
+        .order_by(NotificationRecipient.notification_id.desc())
+        .limit(limit + 1)
+    )
+    if before is not None:
+        query = query.where(NotificationRecipient.notification_id < before)
+    rows = db.session.execute(query).all()
+    unread = db.session.scalar(select(func.count(NotificationRecipient.id)).where(
+        NotificationRecipient.user_id == user.id, NotificationRecipient.read_at.is_(None)))
+    locale = locale_of(user.locale)
+    items = [_inbox_item(notification, read_at, locale) for notification, read_at in rows[:limit]]
+    return {"items": items, "unread_count": unread,
+            "next_before": items[-1]["id"] if len(rows) > limit else None}
+
+
+def inbox_mark_read(*, user_id, notification_id):
+    """Mark one of the user's own notifications read (404 for anyone else's)."""
+    result = db.session.execute(
+        update(NotificationRecipient)
+        .where(NotificationRecipient.user_id == user_id, NotificationRecipient.notification_id == notification_id)
+        .values(read_at=func.coalesce(NotificationRecipient.read_at, _utcnow())),
+        execution_options={"synchronize_session": False},
+    )
+    if result.rowcount == 0:
+        db.session.rollback()
+        raise NotFound(f"notification {notification_id} does not exist")
+    db.session.commit()
+
+
+def inbox_mark_all_read(*, user_id):
+    result = db.session.execute(
+        update(NotificationRecipient)
+        .where(NotificationRecipient.user_id == user_id, NotificationRecipient.read_at.is_(None))
+        .values(read_at=_utcnow()),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.commit()
+    return result.rowcount
+
+
+# --------------------------------------------------------------------------------------------------
+# Preferences
+# --------------------------------------------------------------------------------------------------
+
+def _preferences_dump(preference):
+    quiet = None
+    if preference is not None and preference.quiet_start is not None:
+        quiet = {"start": preference.quiet_start, "end": preference.quiet_end}
+    return {
+        "timetable_changes": preference.timetable_changes if preference else True,
+        "announcements": preference.announcements if preference else True,
+        "quiet_hours": quiet,
+        "timezone": TIMEZONE.key,
+    }
+
+
+def preferences_get(*, user_id):
+    return _preferences_dump(db.session.get(NotificationPreference, user_id))
+
+
+def preferences_update(*, user_id, changes):
+    """Change some preferences; ``quiet_hours: None`` switches quiet hours off."""
+    preference = db.session.get(NotificationPreference, user_id)
+    if preference is None:
+        preference = NotificationPreference(user_id=user_id, timetable_changes=True, announcements=True)
+        db.session.add(preference)
+    for name in ("timetable_changes", "announcements"):
+        if name in changes:
+            setattr(preference, name, changes[name])
+    if "quiet_hours" in changes:
+        quiet = changes["quiet_hours"]
+        preference.quiet_start = quiet["start"] if quiet else None
+        preference.quiet_end = quiet["end"] if quiet else None
+    db.session.commit()
+    return _preferences_dump(preference)
+
+
+def quiet_until(moment, start, end):
+    """When quiet hours [start, end) (Belgrade local times) containing ``moment`` end, in UTC; else None."""
+    local = moment.astimezone(TIMEZONE)
+    now = local.time().replace(tzinfo=None)
+    if start < end:
+        inside, day = start <= now < end, local.date()
+    else:  # spans midnight, e.g. 22:00–07:00
+        inside = now >= start or now < end
+        day = local.date() + timedelta(days=1) if now >= start else local.date()
+    if not inside:
+        return None
+    return datetime.combine(day, end, tzinfo=TIMEZONE).astimezone(timezone.utc)
+
+
+# --------------------------------------------------------------------------------------------------
+# Devices
+# --------------------------------------------------------------------------------------------------
+
+def devices_prune(*, days):
+    """Remove devices not seen for ``days`` days (their tokens are most likely dead). Returns how many."""
+    cutoff = _utcnow() - timedelta(days=days)
+    result = db.session.execute(delete(Device).where(Device.last_seen_at < cutoff),
+                                execution_options={"synchronize_session": False})
+    db.session.commit()
+    log.info("pruned %d device(s) not seen since %s", result.rowcount, cutoff.isoformat())
+    return result.rowcount
+
+
+# --------------------------------------------------------------------------------------------------
+# Push fan-out
+# --------------------------------------------------------------------------------------------------
+
+@dataclass
+class PushRun:
+    """What one run of the push job did (counts per device)."""
+
+    sent: int = 0
+    failed: int = 0
+    invalid_tokens: int = 0
+    retry: int = 0
+    batches: int = 0
+    deferred_until: list = field(default_factory=list)  # when deferred pushes fall due (UTC)
+
+
+def notification_push_run(*, notification_id, final_attempt=True):
+    """Push a notification to its recipients' devices: plan a delivery per device, then send what is due.
+
+    Idempotent: every delivery is claimed (status ``sending``) and committed before it is sent, so a re-run
+    or a retry never sends it again; only ``pending``, ``retry`` and due ``deferred`` deliveries are sent.
+    ``final_attempt``: transient failures become ``failed`` instead of waiting for a retry.
+    """
+    notification = db.session.get(Notification, notification_id)
+    if notification is None:
+        log.warning("notification %s no longer exists; nothing to push", notification_id)
+        return PushRun()
+    category, urgent = notification.category, notification.urgent
+    contents = {
+        locale: push.PushContent(
+            title=text["title"], body=text["body"], locale=locale, category=category,
+            data={**{key: str(value) for key, value in notification.data.items()},
+                  "notification_id": str(notification_id)},
+        )
+        for locale, text in notification.texts.items()
+    }
+    db.session.commit()
+    run = PushRun()
+    batch_size = current_app.config["PUSH_BATCH_SIZE"]
+    _deliveries_plan(notification_id, category=category, urgent=urgent, batch_size=batch_size)
+    _deliveries_send(notification_id, contents=contents, run=run, final_attempt=final_attempt,
+                     batch_size=batch_size)
+    _push_finish(notification_id, run)
+    return run
+
+
+def _deliveries_plan(notification_id, *, category, urgent, batch_size):
+    """A pending (or, in quiet hours, deferred) delivery row per device of a recipient who wants this push."""
+    wants = getattr(NotificationPreference, PREFERENCE_OF_CATEGORY[category])
+    cursor = 0
+    while True:
+        rows = db.session.execute(
+            select(Device.id, NotificationPreference.quiet_start, NotificationPreference.quiet_end)
+            .join(NotificationRecipient, NotificationRecipient.user_id == Device.user_id)
+            .join(User, User.id == Device.user_id)
+            .outerjoin(NotificationPreference, NotificationPreference.user_id == Device.user_id)
+            .outerjoin(PushDelivery, and_(PushDelivery.notification_id == notification_id,
+                                          PushDelivery.device_id == Device.id))
+            .where(NotificationRecipient.notification_id == notification_id, Device.id > cursor,
+                   PushDelivery.id.is_(None), User.is_active,
+                   or_(NotificationPreference.user_id.is_(None), wants))
+            .order_by(Device.id)
+            .limit(batch_size)
+        ).all()
+        if not rows:
+            return
+        cursor = rows[-1].id
+        now = _utcnow()
+        planned = []
+        for device_id, quiet_start, quiet_end in rows:
+            until = None
+            if not urgent and quiet_start is not None and quiet_end is not None:
+                until = quiet_until(now, quiet_start, quiet_end)
+            planned.append({"notification_id": notification_id, "device_id": device_id,
+                            "status": DEFERRED if until else PENDING, "not_before": until, "attempts": 0})
+        db.session.execute(_insert_ignore(PushDelivery), planned)
+        db.session.commit()
+
+
+def _deliveries_send(notification_id, *, contents, run, final_attempt, batch_size):
+    cursor = 0
+    while True:
+        now = _utcnow()
+        rows = db.session.execute(
+            select(PushDelivery.id, PushDelivery.device_id, Device.token, User.locale)
+            .join(Device, Device.id == PushDelivery.device_id)
+            .join(User, User.id == Device.user_id)
+            .where(PushDelivery.notification_id == notification_id, PushDelivery.id > cursor,
+                   or_(PushDelivery.status.in_((PENDING, RETRY)),
+                       and_(PushDelivery.status == DEFERRED, PushDelivery.not_before <= now)))
+            .order_by(PushDelivery.id)
+            .limit(batch_size)
+        ).all()
+        if not rows:
+            return
+        cursor = rows[-1].id
+        # The claim: whoever flips a row to "sending" is the only one who sends it, even if the job re-runs.
+        claimed = set(db.session.scalars(
+            update(PushDelivery)
+            .where(PushDelivery.id.in_([row.id for row in rows]), PushDelivery.status.in_(DUE_STATUSES))
+            .values(status=SENDING, attempts=PushDelivery.attempts + 1, updated_at=now)
+            .returning(PushDelivery.id),
+            execution_options={"synchronize_session": False},
+        ))
+        db.session.commit()
+        batch = [row for row in rows if row.id in claimed]
+        del rows
+        if not batch:
+            continue
+        default = contents.get(LOCALES[0]) or next(iter(contents.values()))
+        items = [push.PushItem(token=row.token, content=contents.get(locale_of(row.locale), default))
+                 for row in batch]
+        results = push.push_send(items, notification_id=notification_id)
+        _outcomes_record(notification_id, batch, results, run=run, final_attempt=final_attempt)
+        db.session.commit()
+        run.batches += 1
+
+
+_STATUS_OF_OUTCOME = {push.SENT: SENT, push.INVALID_TOKEN: INVALID_TOKEN, push.RETRY: RETRY, push.FAILED: FAILED}
+
+
+def _outcomes_record(notification_id, batch, results, *, run, final_attempt):
+    """One UPDATE per (status, error) group, one DELETE for dead tokens, one counter update."""
+    groups = defaultdict(list)
+    dead_devices = []
+    counts = defaultdict(int)
+    for row, result in zip(batch, results, strict=True):
+        status = _STATUS_OF_OUTCOME[result.outcome]
+        if status == RETRY and final_attempt:
+            status = FAILED
+        groups[(status, result.error)].append(row.id)
+        counts[status] += 1
+        if status == INVALID_TOKEN:
+            dead_devices.append(row.device_id)
+    now = _utcnow()
+    for (status, error), ids in groups.items():
+        db.session.execute(update(PushDelivery).where(PushDelivery.id.in_(ids))
+                           .values(status=status, error=error, updated_at=now),
+                           execution_options={"synchronize_session": False})
+    if dead_devices:
+        db.session.execute(delete(Device).where(Device.id.in_(dead_devices)),
+                           execution_options={"synchronize_session": False})
+        log.info("removed %d device(s) whose FCM token is dead", len(dead_devices))
+    db.session.execute(update(Notification).where(Notification.id == notification_id).values(
+        sent_count=Notification.sent_count + counts[SENT],
+        failed_count=Notification.failed_count + counts[FAILED],
+        invalid_token_count=Notification.invalid_token_count + counts[INVALID_TOKEN],
+        retry_count=Notification.retry_count + counts[RETRY],
+    ))
+    run.sent += counts[SENT]
+    run.failed += counts[FAILED]
+    run.invalid_tokens += counts[INVALID_TOKEN]
+    run.retry += counts[RETRY]
+
+
+def _aware(moment):
+    """SQLite hands back naive datetimes; everything stored here is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _push_finish(notification_id, run):
+    waiting = db.session.execute(
+        select(PushDelivery.status, PushDelivery.not_before, func.count(PushDelivery.id))
+        .where(PushDelivery.notification_id == notification_id,
+               PushDelivery.status.in_((DEFERRED, RETRY)))
+        .group_by(PushDelivery.status, PushDelivery.not_before)
+    ).all()
+    deferred = sum(count for status, _, count in waiting if status == DEFERRED)
+    run.deferred_until = sorted({_aware(not_before) for status, not_before, _ in waiting
+                                 if status == DEFERRED and not_before is not None})
+    values = {"deferred_count": deferred}
+    if not waiting:
+        values["pushed_at"] = _utcnow()
+    db.session.execute(update(Notification).where(Notification.id == notification_id).values(**values))
+    db.session.commit()
+
+
+def deliveries_pending_retry(*, notification_id):
+    return db.session.scalar(select(func.count(PushDelivery.id)).where(
+        PushDelivery.notification_id == notification_id, PushDelivery.status == RETRY))
