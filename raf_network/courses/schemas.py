@@ -1,23 +1,9 @@
 """Marshmallow schemas of the course catalogue: the mobile app's shapes and the query filters."""
-import re
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+from marshmallow import ValidationError, fields, validate, validates
 
 from raf_network.courses.models import DAY_CODES
-
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def printable(value):
-    """A marshmallow validator: text without control characters (NUL cannot even be stored)."""
-    if CONTROL_CHARACTERS.search(value):
-        raise ValidationError("Control characters are not allowed.")
-
-
-class BaseSchema(Schema):
-    class Meta:
-        unknown = RAISE
-        ordered = True
+from raf_network.schemas import BaseSchema, printable
 
 
 class CourseSchema(BaseSchema):

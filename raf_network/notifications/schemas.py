@@ -1,17 +1,12 @@
 """Marshmallow schemas of notifications: broadcasts, the inbox and push preferences."""
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
+from raf_network.schemas import BaseSchema
 from raf_network.users.models import ROLES
 
 AUDIENCE_KEYS = ("all", "role", "course_id", "schedule_entry_id", "user_ids")
 RESERVED_DATA_KEYS = {"type", "notification_id", "from", "message_type", "collapse_key"}
 ID = validate.Range(min=1, max=2**31 - 1)
-
-
-class BaseSchema(Schema):
-    class Meta:
-        unknown = RAISE
-        ordered = True
 
 
 class AudienceSchema(BaseSchema):

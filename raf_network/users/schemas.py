@@ -2,7 +2,8 @@
 profile edits and devices. Bodies are allow-listed (``BaseSchema``: unknown fields are 422)."""
 from marshmallow import fields, validate
 
-from raf_network.courses.schemas import BaseSchema, ScheduleEntrySchema
+from raf_network.courses.schemas import ScheduleEntrySchema
+from raf_network.schemas import BaseSchema
 from raf_network.users.models import LOCALES, PLATFORMS, ROLES
 
 ID_RANGE = validate.Range(min=1, max=2**31 - 1)

@@ -8,20 +8,15 @@ import functools
 import re
 from datetime import date, time
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from raf_network.courses.models import DAY_CODES, KINDS
 from raf_network.courses.services import FAMILIES, GROUP_PATTERN, day_index
+from raf_network.schemas import BaseSchema
 
 SNAPSHOT, DELTA = "courses.snapshot", "courses.delta"
 CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 REQUIRED = "Missing data for required field."
-
-class BaseSchema(Schema):
-    class Meta:
-        unknown = RAISE
-        ordered = True
-
 
 # --------------------------------------------------------------------------------------------------
 # Item rules: parse(value) → the value to apply, or ValueError(message)
