@@ -126,8 +126,6 @@ class Config:
             self.CACHE_OPTIONS = {"socket_connect_timeout": timeout, "socket_timeout": timeout}
         else:
             self.CACHE_TYPE = "SimpleCache"
-        # How long a worker process trusts its own copy of a cached response without asking Redis.
-        self.RESPONSE_CACHE_LOCAL_TTL = _env_float("RESPONSE_CACHE_LOCAL_TTL", 60.0)
         # Cache-Control max-age (seconds) for catalogue reads; 0 = clients revalidate with ETag every time.
         self.CATALOGUE_MAX_AGE = _env_int("CATALOGUE_MAX_AGE", 0)
 
