@@ -49,3 +49,35 @@ def test_cors_only_for_configured_origins(embedded_app, monkeypatch):
     assert "Authorization" in allowed.headers["Access-Control-Allow-Headers"]
     other = client.get("/api/course-schedule", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_tokens_and_secrets_never_reach_the_logs(pg_app, caplog):
+    """Bearer tokens, refresh tokens, the webhook secret and signatures appear in no log line, even at
+    DEBUG and on failures (revoked token, bad signature, unexpected error)."""
+    import json
+    import logging
+
+    from raf_network.log_setup import JsonFormatter
+    from tests.factories import token_for, user_create
+    from tests.webhook.helpers import deliver, signed_headers
+
+    user_id = user_create(pg_app)
+    token = token_for(pg_app, user_id)
+    secret = pg_app.config["WEBHOOK_SECRET"]
+    client = pg_app.test_client()
+    with caplog.at_level(logging.DEBUG):
+        client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+        refreshed = client.post("/api/auth/refresh", json={"refresh_token": "rt-not-valid-" + "x" * 40})
+        client.post("/api/auth/logout", headers={"Authorization": f"Bearer {token}"})
+        client.get("/api/me", headers={"Authorization": f"Bearer {token}"})  # revoked now: 401
+        body = json.dumps({"type": "courses.delta", "timestamp": "2026-11-26T10:00:00Z", "data": {}}).encode()
+        headers = signed_headers(pg_app, body)
+        deliver(pg_app, body, headers={**headers, "webhook-signature": "v1,Zm9yZ2VkLXNpZ25hdHVyZQ=="})
+        deliver(pg_app, body, headers=headers)
+    assert refreshed.status_code == 401
+    formatter = JsonFormatter()
+    lines = "\n".join(formatter.format(record) for record in caplog.records)
+    assert caplog.records, "expected the app to log something"
+    for secret_value in (token, secret, secret.removeprefix("whsec_"), headers["webhook-signature"],
+                         "rt-not-valid-"):
+        assert secret_value not in lines
