@@ -3,10 +3,11 @@
     .venv/bin/python bench/push_bench.py [--students 5000] [--runs 2]
 
 Creates and drops a PostgreSQL database of its own (``BENCH_DATABASE_URL``'s server, default the local one),
-uses Redis DB 10 (flushed), answers FCM from a local stub (tests/stubs/fcm.py, an offline service account) and
-runs one real RQ worker (``SimpleWorker`` with its scheduler) in a child process. Reports the time from the
-commit of the change until every push reached the stub, SQL statements per 500-message batch, and the worker's
-RSS before and its peak after each run (flat memory = the peak does not grow from run to run). Prints Markdown.
+uses Redis DB 10 (``BENCH_REDIS_URL``; flushed), answers FCM from a local stub (tests/stubs/fcm.py, an offline
+service account) and runs one real RQ worker (``SimpleWorker`` with its scheduler) in a child process. Reports the
+time from the commit of the change until every push reached the stub, SQL statements per 500-message batch, and
+the worker's RSS before and its peak after each run (flat memory = the peak does not grow from run to run).
+Prints Markdown.
 """
 import argparse
 import json
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SERVER_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = "redis://127.0.0.1:6379/10"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")  # flushed: pick a DB nobody else uses
 BATCH = 500
 
 

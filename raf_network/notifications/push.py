@@ -1,14 +1,22 @@
 """The one module that talks to Firebase Cloud Messaging (the only importer of ``firebase_admin``).
 
-``push_send(items)`` sends up to 500 messages in one ``send_each`` call and returns one ``PushResult`` per
-item, classified the way FCM's guidance says: the token is dead (remove the device), try again later,
-or give up. ``PUSH_BACKEND=log`` records the would-be pushes in ``push_log`` instead of sending.
+``push_send(items)`` sends up to 500 messages, ``PUSH_CONCURRENCY`` at a time on a thread pool kept for the
+process, and returns one ``PushResult`` per item once all of them are answered, classified the way FCM's guidance
+says: the token is dead (remove the device), try again later, or give up. ``PUSH_BACKEND=log`` records the
+would-be pushes in ``push_log`` instead of sending.
 
-The firebase App is created on first use, once per process and configuration (never at import).
+Every message carries ``notification_id`` in its data and the notification's collapse id (Android ``collapse_key``,
+APNs ``apns-collapse-id``): FCM has no idempotency key, so a message whose request reached FCM but whose answer was
+lost (a worker killed mid-send, a read timeout) may be sent again, and these make the repeat replace the first on
+the device instead of showing twice.
+
+The firebase App and the thread pool are created on first use, once per process and configuration (never at import).
 """
 import json
 import logging
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from flask import current_app
@@ -32,13 +40,17 @@ SEND_PATH = "/v1/projects/{0}/messages:send"
 
 @dataclass(frozen=True)
 class PushContent:
-    """What a user sees, in one locale, plus the data payload the app routes on (string values)."""
+    """What a user sees, in one locale, plus the data payload the app routes on (string values).
+
+    ``collapse_id``: the same for every message of one notification, so a repeat replaces the first on a device.
+    """
 
     title: str
     body: str
     data: dict
     locale: str
     category: str
+    collapse_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,7 +70,10 @@ class PushConfigurationError(RuntimeError):
 
 
 def push_send(items, *, notification_id):
-    """Send ``items`` (at most 500) with the configured backend; one PushResult per item, in order."""
+    """Send ``items`` (at most 500) with the configured backend; one PushResult per item, in order.
+
+    Returns only when every item has its outcome, so the caller can record them all right away.
+    """
     if len(items) > MAX_BATCH:
         raise ValueError(f"at most {MAX_BATCH} messages per send, got {len(items)}")
     if not items:
@@ -93,58 +108,79 @@ def _push_log_table():
 # FCM backend
 # --------------------------------------------------------------------------------------------------
 
-_apps = {}
+_apps = {}  # configuration key → _Sender
 _apps_lock = threading.Lock()
 
 
-def _fcm_send(items):
-    from firebase_admin import exceptions, messaging
+@dataclass(frozen=True)
+class _Sender:
+    app: object       # firebase_admin.App
+    service: object   # its messaging service (endpoint, authorized session, error mapping)
+    pool: ThreadPoolExecutor
 
-    app = _firebase_app()
-    configs = {}  # one Notification/Android/APNs config per distinct content, shared by its messages
-    messages = []
+
+def _fcm_send(items):
+    sender = _sender()
+    payloads = {}  # one encoded message per distinct content; each item only changes the target
     for item in items:
-        parts = configs.get(id(item.content))
-        if parts is None:
-            parts = configs[id(item.content)] = _message_parts(item.content)
-        # Message(fid=…): `token=` is deprecated since firebase-admin 7.5; the wire format is the same target.
-        messages.append(messaging.Message(fid=item.token, **parts))
+        if id(item.content) not in payloads:
+            payloads[id(item.content)] = _message_encode(item.content)
+    futures = [sender.pool.submit(_fcm_post, sender.service, payloads[id(item.content)], item.token)
+               for item in items]
+    return [future.result() for future in futures]
+
+
+def _message_encode(content):
+    """The JSON of a message to a placeholder token, encoded (and validated) by firebase-admin once per content."""
+    from firebase_admin import messaging
+
+    # Message(fid=…): `token=` is deprecated since firebase-admin 7.5; the wire format is the same target.
+    message = messaging.Message(fid="placeholder", **_message_parts(content))
+    return messaging._MessagingService.encode_message(message)
+
+
+def _fcm_post(service, payload, token):
+    """One HTTP v1 ``messages:send`` request, as firebase-admin's own ``send`` makes it (same session, headers and
+    error mapping), but with the message already encoded: only the target differs from message to message."""
+    import requests
+
     try:
-        response = messaging.send_each(messages, app=app)
-    except exceptions.FirebaseError as exc:
-        # The whole batch failed before reaching FCM (e.g. the access token could not be fetched).
-        log.warning("FCM batch of %d failed: %s", len(items), exc)
-        return [PushResult(RETRY, exc.code)] * len(items)
-    return [_result(send_response) for send_response in response.responses]
+        service._client.body("post", url=service._fcm_url, headers=dict(service._fcm_headers),
+                             json={"message": {**payload, "fid": token}})
+    except requests.exceptions.RequestException as exc:
+        return push_error_classify(service._handle_fcm_error(exc))
+    except Exception as exc:  # noqa: BLE001 — one message's surprise must not lose the chunk's other outcomes
+        log.exception("FCM send to one token failed unexpectedly")
+        return PushResult(RETRY, type(exc).__name__)
+    return PushResult(SENT)
 
 
 def _message_parts(content):
     from firebase_admin import messaging
 
     channel = current_app.config["PUSH_ANDROID_CHANNEL"]
+    apns_headers = {"apns-priority": "10", "apns-push-type": "alert"}
+    if content.collapse_id:
+        apns_headers["apns-collapse-id"] = content.collapse_id
     return {
         "notification": messaging.Notification(title=content.title, body=content.body),
         "data": content.data,
         # A user-visible alert: high priority on Android (a notification channel the app creates),
-        # an alert with sound on iOS (apns-priority 10 = deliver now).
+        # an alert with sound on iOS (apns-priority 10 = deliver now). A collapse id per notification: FCM keeps
+        # one of the copies for an offline Android device, and iOS shows one. (FCM keeps at most four collapse
+        # keys per offline device; the tray shows one alert per category anyway, as ``tag`` replaces.)
         "android": messaging.AndroidConfig(
-            priority="high",
+            priority="high", collapse_key=content.collapse_id,
             notification=messaging.AndroidNotification(channel_id=channel, sound="default", tag=content.category),
         ),
         "apns": messaging.APNSConfig(
-            headers={"apns-priority": "10", "apns-push-type": "alert"},
+            headers=apns_headers,
             payload=messaging.APNSPayload(aps=messaging.Aps(
                 alert=messaging.ApsAlert(title=content.title, body=content.body),
                 sound="default", thread_id=content.category,
             )),
         ),
     }
-
-
-def _result(send_response):
-    if send_response.success:
-        return PushResult(SENT)
-    return push_error_classify(send_response.exception)
 
 
 def push_error_classify(exc):
@@ -168,7 +204,9 @@ def push_error_classify(exc):
                         exceptions.DeadlineExceededError, exceptions.ResourceExhaustedError)):
         return PushResult(RETRY, _code(exc))
     if isinstance(exc, exceptions.UnknownError) and exc.http_response is None:
-        return PushResult(RETRY, "UNKNOWN")  # a network failure: nothing reached FCM
+        # A network failure: refused or reset before a request (nothing reached FCM), or no answer to one that
+        # was sent (FCM may have it: the retry may deliver a second copy, which the collapse id folds into one).
+        return PushResult(RETRY, "UNKNOWN")
     log.warning("FCM send failed: %s", exc)
     return PushResult(FAILED, _code(exc))
 
@@ -193,20 +231,26 @@ def _names_invalid_token(exc):
     return "registration token" in message and "not a valid" in message
 
 
-def _firebase_app():
+def _sender():
     config = current_app.config
     key = (config["PUSH_BACKEND"], config.get("FIREBASE_CREDENTIALS"), config.get("FIREBASE_PROJECT_ID"),
-           config.get("FCM_URL"), config["PUSH_HTTP_CONNECTIONS"], config["PUSH_HTTP_TIMEOUT"])
+           config.get("FCM_URL"), config["PUSH_HTTP_CONNECTIONS"], config["PUSH_HTTP_TIMEOUT"],
+           config["PUSH_CONCURRENCY"])
     with _apps_lock:
-        app = _apps.get(key)
-        if app is None:
-            app = _apps[key] = _firebase_app_create(config, name=f"raf-network-{len(_apps)}")
-    return app
+        sender = _apps.get(key)
+        if sender is None:
+            sender = _apps[key] = _sender_create(config, name=f"raf-network-{len(_apps)}")
+    return sender
 
 
-def _firebase_app_create(config, *, name):
+def _firebase_app():
+    return _sender().app
+
+
+def _sender_create(config, *, name):
     import firebase_admin
     import requests.adapters
+    import requests.utils
     from firebase_admin import messaging
     from urllib3.util.retry import Retry
 
@@ -220,15 +264,24 @@ def _firebase_app_create(config, *, name):
         # firebase-admin builds its endpoint from _MessagingService.FCM_URL; this instance points elsewhere
         # without changing the class for the rest of the process.
         service._fcm_url = base + SEND_PATH.format(app.project_id)
-    # Transient failures are retried per token by our job (RQ Retry with backoff), so the HTTP layer must
-    # not also sleep on 500/503 inside send_each's 500 threads; connections are pooled and bounded.
+    # Transient failures are retried per token by our job (RQ Retry with backoff), so the HTTP layer must not
+    # also sleep on 500/503. A refused connection is retried once (nothing was sent); a request without an
+    # answer is not (FCM may have it), so a copy is sent only by the job's backoff retry. Connections are pooled.
     adapter = requests.adapters.HTTPAdapter(
         pool_connections=4, pool_maxsize=config["PUSH_HTTP_CONNECTIONS"], pool_block=True,
-        max_retries=Retry(connect=1, read=1, status=0, redirect=0, allowed_methods=None, raise_on_status=False),
+        max_retries=Retry(connect=1, read=0, status=0, redirect=0, allowed_methods=None, raise_on_status=False),
     )
-    service._client.session.mount(base, adapter)
-    log.info("firebase app %s initialised (project %s, endpoint %s)", name, app.project_id, base)
-    return app
+    session = service._client.session
+    session.mount(base, adapter)
+    # requests re-reads the proxy and CA settings from the environment on every request (about 1 ms of CPU, half
+    # the cost of a push); every request goes to this one endpoint, so read them once here.
+    session.proxies.update(requests.utils.get_environ_proxies(base))
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or session.verify
+    session.trust_env = False
+    pool = ThreadPoolExecutor(max_workers=config["PUSH_CONCURRENCY"], thread_name_prefix=f"{name}-send")
+    log.info("firebase app %s initialised (project %s, endpoint %s, %d concurrent sends)", name, app.project_id,
+             base, config["PUSH_CONCURRENCY"])
+    return _Sender(app=app, service=service, pool=pool)
 
 
 def _credential(config):
