@@ -125,7 +125,8 @@ class _Sender:
     service: object     # its messaging service (encoding, error mapping)
     url: str            # …/v1/projects/<id>/messages:send
     headers: dict       # firebase-admin's own request headers
-    http: object        # urllib3 PoolManager (or ProxyManager): PUSH_HTTP_CONNECTIONS pooled connections
+    endpoint: object    # urllib3 connection pool of PUSH_HTTP_CONNECTIONS to FCM (or the ProxyManager)
+    target: str         # what to ask ``endpoint`` for: the path, or the absolute URL through a proxy
     pool: ThreadPoolExecutor  # PUSH_CONCURRENCY threads, kept for the process
     auth_request: object      # google-auth's transport for fetching access tokens
     auth_lock: threading.Lock
@@ -170,10 +171,10 @@ def _fcm_post(sender, headers, payload, token):
 
     body = json.dumps({"message": {**payload, "fid": token}}, separators=(",", ":")).encode()
     try:
-        response = sender.http.request("POST", sender.url, body=body, headers=headers)
+        response = sender.endpoint.urlopen("POST", sender.target, body=body, headers=headers)
         if response.status == 401:  # the access token expired or was revoked early: refresh once, as google-auth
-            response = sender.http.request("POST", sender.url, body=body,
-                                           headers=_authorized_headers(sender, refresh=True))
+            response = sender.endpoint.urlopen("POST", sender.target, body=body,
+                                               headers=_authorized_headers(sender, refresh=True))
     except urllib3.exceptions.HTTPError as exc:
         return _network_failure(exc)
     except Exception as exc:  # noqa: BLE001
@@ -324,14 +325,18 @@ def _sender_create(config, *, name):
         # The environment's CA bundle and proxy, as requests would use them (read once, not per request).
         "ca_certs": os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or requests.certs.where(),
     }
+    url = base + SEND_PATH.format(app.project_id)
     proxy = requests.utils.get_environ_proxies(base).get(base.split(":", 1)[0])
-    http = urllib3.ProxyManager(proxy, **pool_options) if proxy else urllib3.PoolManager(**pool_options)
+    if proxy:
+        endpoint, target = urllib3.ProxyManager(proxy, **pool_options), url
+    else:  # one host: its pool, without the PoolManager's lookup per request
+        endpoint = urllib3.PoolManager(**pool_options).connection_from_url(url)
+        target = urllib3.util.parse_url(url).path
     pool = ThreadPoolExecutor(max_workers=config["PUSH_CONCURRENCY"], thread_name_prefix=f"{name}-send")
     log.info("firebase app %s initialised (project %s, endpoint %s, %d concurrent sends)", name, app.project_id,
              base, config["PUSH_CONCURRENCY"])
-    return _Sender(app=app, service=service, url=base + SEND_PATH.format(app.project_id),
-                   headers=dict(service._fcm_headers), http=http, pool=pool, auth_request=Request(),
-                   auth_lock=threading.Lock())
+    return _Sender(app=app, service=service, url=url, headers=dict(service._fcm_headers), endpoint=endpoint,
+                   target=target, pool=pool, auth_request=Request(), auth_lock=threading.Lock())
 
 
 def _credential(config):

@@ -610,27 +610,32 @@ def _deliveries_send_pass(notification_id, *, contents, run, final_attempt, clai
             .order_by(PushDelivery.id)
             .limit(config["PUSH_BATCH_SIZE"])
         ).all()
-        db.session.commit()
         if not rows:
+            db.session.commit()
             return claimed_total
         cursor = rows[-1].id
         run.batches += 1
+        sent = None  # (batch, results) sent and not yet recorded: recorded in the commit claiming the next chunk
         for chunk in _chunks(rows, config["PUSH_CHUNK_SIZE"]):
             batch = _chunk_claim(chunk, claimer=claimer, dead_tokens=dead_tokens)
+            if sent is not None:
+                _outcomes_record(notification_id, *sent, run=run, final_attempt=final_attempt, claimer=claimer)
+                sent = None
+            db.session.commit()  # the claim before anything of this chunk is sent
             if not batch:
                 continue
             claimed_total += len(batch)
             items = [push.PushItem(token=row.token, content=contents.get(locale_of(row.locale), default))
                      for row in batch]
-            results = push.push_send(items, notification_id=notification_id)
-            _outcomes_record(notification_id, batch, results, run=run, final_attempt=final_attempt,
-                             claimer=claimer)
-            db.session.commit()
+            sent = (batch, push.push_send(items, notification_id=notification_id))
             run.chunks += 1
+        if sent is not None:
+            _outcomes_record(notification_id, *sent, run=run, final_attempt=final_attempt, claimer=claimer)
+            db.session.commit()
 
 
 def _chunk_claim(chunk, *, claimer, dead_tokens):
-    """The claim, committed before anything is sent: rows still due become this run's."""
+    """The claim (committed by the caller before anything is sent): rows still due become this run's."""
     now = _utcnow()
     claimed = set(db.session.scalars(
         update(PushDelivery)
@@ -640,7 +645,6 @@ def _chunk_claim(chunk, *, claimer, dead_tokens):
         .returning(PushDelivery.id),
         execution_options={"synchronize_session": False},
     ))
-    db.session.commit()
     return [row for row in chunk if row.id in claimed]
 
 
