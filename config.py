@@ -186,6 +186,16 @@ class Config:
         self.PUSH_RETRY_INTERVALS = _env_int_list("PUSH_RETRY_INTERVALS", [30, 120, 480, 1920])
         self.PUSH_HTTP_CONNECTIONS = _env_int("PUSH_HTTP_CONNECTIONS", 100)
         self.PUSH_HTTP_TIMEOUT = _env_float("PUSH_HTTP_TIMEOUT", 10.0)
+        # Deliveries claimed, sent and recorded together: at most this many pushes are in flight when a worker
+        # dies, and only those can reach a phone twice after the restart. Sent PUSH_CONCURRENCY at a time (one
+        # round trip per chunk when they are equal: FCM answers in tens of milliseconds).
+        self.PUSH_CHUNK_SIZE = _env_int("PUSH_CHUNK_SIZE", 50)
+        self.PUSH_CONCURRENCY = _env_int("PUSH_CONCURRENCY", 50)
+        # Seconds a claim stays valid when its run cannot be seen dead (SQLite, a hung worker); then it is sent
+        # again. Must outlast sending one chunk (see validate).
+        self.PUSH_CLAIM_LEASE = _env_float("PUSH_CLAIM_LEASE", 90.0)
+        # Interrupted pushes older than this are not resumed by recovery: a stale alert is worse than none.
+        self.PUSH_RECOVER_WINDOW = _env_int("PUSH_RECOVER_WINDOW", 24 * 3600)
         self.PUSH_ANDROID_CHANNEL = _env("PUSH_ANDROID_CHANNEL", "raf_notifications")
         self.DEVICE_STALE_DAYS = _env_int("DEVICE_STALE_DAYS", 60)
         self.BROADCAST_RATE_LIMIT = _env("BROADCAST_RATE_LIMIT", "10 per minute")
@@ -218,6 +228,16 @@ class Config:
             raise ConfigError(f"PUSH_BACKEND must be fcm or log, got {self.PUSH_BACKEND!r}")
         if not 1 <= self.PUSH_BATCH_SIZE <= 500:
             raise ConfigError("PUSH_BATCH_SIZE must be between 1 and 500 (FCM's limit per send)")
+        if not 1 <= self.PUSH_CHUNK_SIZE <= self.PUSH_BATCH_SIZE:
+            raise ConfigError("PUSH_CHUNK_SIZE must be between 1 and PUSH_BATCH_SIZE")
+        if not 1 <= self.PUSH_CONCURRENCY <= self.PUSH_HTTP_CONNECTIONS:
+            raise ConfigError("PUSH_CONCURRENCY must be between 1 and PUSH_HTTP_CONNECTIONS")
+        # Worst case for one chunk: each round of PUSH_CONCURRENCY requests may take a connect attempt, its one
+        # retry and a read, each up to PUSH_HTTP_TIMEOUT. A shorter lease would let a slow run's claims be sent twice.
+        rounds = -(-self.PUSH_CHUNK_SIZE // self.PUSH_CONCURRENCY)
+        if self.PUSH_CLAIM_LEASE <= 3 * self.PUSH_HTTP_TIMEOUT * rounds:
+            raise ConfigError("PUSH_CLAIM_LEASE must exceed 3 × PUSH_HTTP_TIMEOUT × ⌈PUSH_CHUNK_SIZE / "
+                              "PUSH_CONCURRENCY⌉ (the longest one chunk can take)")
         if any(interval < 0 for interval in self.PUSH_RETRY_INTERVALS):
             raise ConfigError("PUSH_RETRY_INTERVALS must not be negative")
         if self.PUSH_BACKEND == "fcm" and not self.FIREBASE_CREDENTIALS:

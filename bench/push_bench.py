@@ -3,10 +3,11 @@
     .venv/bin/python bench/push_bench.py [--students 5000] [--runs 2]
 
 Creates and drops a PostgreSQL database of its own (``BENCH_DATABASE_URL``'s server, default the local one),
-uses Redis DB 10 (flushed), answers FCM from a local stub (tests/stubs/fcm.py, an offline service account) and
-runs one real RQ worker (``SimpleWorker`` with its scheduler) in a child process. Reports the time from the
-commit of the change until every push reached the stub, SQL statements per 500-message batch, and the worker's
-RSS before and its peak after each run (flat memory = the peak does not grow from run to run). Prints Markdown.
+uses Redis DB 10 (``BENCH_REDIS_URL``; flushed), answers FCM from a local stub (tests/stubs/fcm.py, an offline
+service account) and runs one real RQ worker (``SimpleWorker`` with its scheduler) in a child process. Reports the
+time from the commit of the change until every push reached the stub, SQL statements per 500-message batch, and
+the worker's RSS before and its peak after each run (flat memory = the peak does not grow from run to run).
+Prints Markdown.
 """
 import argparse
 import json
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SERVER_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = "redis://127.0.0.1:6379/10"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")  # flushed: pick a DB nobody else uses
 BATCH = 500
 
 
@@ -60,7 +61,8 @@ def worker_main(stats_path):
             while True:
                 rss, hwm = _memory()
                 Path(stats_path).write_text(json.dumps(
-                    {"ready": True, "statements": statements[0], "rss_before": before[0], "rss": rss, "hwm": hwm}))
+                    {"ready": True, "statements": statements[0], "rss_before": before[0], "rss": rss, "hwm": hwm,
+                     "cpu": time.process_time()}))
                 time.sleep(0.05)
 
         threading.Thread(target=report, daemon=True).start()
@@ -187,17 +189,18 @@ def main():
         for run in range(1, args.runs + 1):
             before = _stats(stats_path)
             sent_before = stub.sent
-            started = time.perf_counter()
+            started, driver_cpu = time.perf_counter(), time.process_time()
             with app.app_context():
                 changes = _timetable(classroom=f"Raf0{run}")
                 db.session.commit()
                 timetable_changes_notify(changes=changes.to_json(), source=f"bench:{run}")  # enqueues after commit
             _wait(lambda target=sent_before + tokens: stub.sent >= target, 600, "the pushes")
             elapsed = time.perf_counter() - started
+            driver_cpu = time.process_time() - driver_cpu
             statements = _idle(app, stats_path) - before["statements"]
             after = _stats(stats_path)
             rows.append((run, tokens, elapsed, statements, statements / (tokens / BATCH),
-                         before["rss"], after["hwm"]))
+                         before["rss"], after["hwm"], after["cpu"] - before["cpu"], driver_cpu))
         first_rss = _stats(stats_path)["rss_before"]
     finally:
         if worker is not None:
@@ -214,11 +217,11 @@ def main():
     print(f"\nPush fan-out: 1 changed entry, {args.students} subscribed students × 2 devices, one RQ worker, "
           f"FCM stub on 127.0.0.1, {os.cpu_count()} CPUs\n")
     print("| run | tokens | commit → last push at stub | pushes/s | SQL statements (job) | statements per 500 "
-          "| worker RSS before (MB) | worker peak RSS after (MB) |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for run, tokens, elapsed, statements, per_batch, rss_before, hwm in rows:
+          "| worker RSS before (MB) | worker peak RSS after (MB) | worker CPU | driver + stub CPU |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for run, tokens, elapsed, statements, per_batch, rss_before, hwm, worker_cpu, driver_cpu in rows:
         print(f"| {run} | {tokens} | {elapsed:.2f} s | {tokens / elapsed:.0f} | {statements} | {per_batch:.1f} "
-              f"| {rss_before} | {hwm} |")
+              f"| {rss_before} | {hwm} | {worker_cpu:.1f} s | {driver_cpu:.1f} s |")
     print(f"\nWorker RSS when idle before the first run: {first_rss} MB (firebase_admin imported). "
           "Statements are the worker's push job (planning + sending deliveries); the summary "
           "(timetable_changes_notify) runs in the driver, as the webhook job would before enqueueing it.")

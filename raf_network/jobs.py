@@ -70,8 +70,24 @@ def _run_inline(func, args, kwargs, meta):
         job_context.reset(token)
 
 
+def worker_hooks_run():
+    """Run the app's worker hooks (``app.extensions["worker_hooks"]``, registered by blueprints): they re-enqueue
+    work that a dead worker left unfinished. RQ's own check for abandoned jobs waits JOB_TIMEOUT + 60 s and runs at
+    10-minute maintenance ticks. A failing hook is logged, never fatal to the worker."""
+    for hook in current_app.extensions.get("worker_hooks", ()):
+        try:
+            hook()
+        except Exception:
+            log.exception("worker hook %s failed", getattr(hook, "__name__", hook))
+
+
 class AppWorker(SimpleWorker):
-    """RQ's in-process worker, with each job's id and originating request id in every log line."""
+    """RQ's in-process worker, with each job's id and originating request id in every log line, which runs the
+    worker hooks when it starts and at each maintenance tick (``maintenance_interval``, 10 minutes)."""
+
+    def run_maintenance_tasks(self):
+        super().run_maintenance_tasks()
+        worker_hooks_run()
 
     def execute_job(self, job, queue):
         token = job_context.set({"job_id": job.id, "request_id": (job.meta or {}).get("request_id")})

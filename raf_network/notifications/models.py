@@ -1,8 +1,9 @@
 """What was announced to whom and what reached which phone.
 
 ``Notification`` is one message (its text in every locale and its data payload); ``NotificationRecipient`` is
-a user's inbox row for it; ``PushDelivery`` is the claim-then-record row per notification × device that makes
-sending idempotent; ``PushLog`` is what the ``log`` push backend "sent"; ``NotificationPreference`` says which
+a user's inbox row for it; ``PushDelivery`` is the claim-then-record row per notification × device: a claim is a
+lease held by one run of the push job, so each device's outcome is recorded exactly once and a claim left behind by
+a dead worker is sent again; ``PushLog`` is what the ``log`` push backend "sent"; ``NotificationPreference`` says which
 pushes a user wants and when they must wait.
 """
 from datetime import datetime, time
@@ -28,7 +29,8 @@ CATEGORIES = ("timetable_change", "announcement")
 # PushDelivery.status
 PENDING = "pending"            # planned, not yet claimed by a sender
 DEFERRED = "deferred"          # waits for the end of the user's quiet hours (``not_before``)
-SENDING = "sending"            # claimed by a sender; never sent again, whatever happens next
+SENDING = "sending"            # claimed by a sender (claim_token, claimed_at): sent again only once the claim is
+                               # stale — its run is dead or its lease (PUSH_CLAIM_LEASE) has expired
 SENT = "sent"
 RETRY = "retry"                # failed transiently; the next run of the job sends it again
 FAILED = "failed"              # gave up (permanent error, or transient one out of retries)
@@ -83,7 +85,12 @@ class NotificationRecipient(db.Model):
 
 
 class PushDelivery(db.Model):
-    """One push of one notification to one device: claimed before sending, so it is sent at most once."""
+    """One push of one notification to one device, claimed before sending and recorded right after.
+
+    The claim (status ``sending``, ``claim_token``, ``claimed_at``) belongs to one run of the push job; only that run
+    may record the outcome. A claim whose run died (PostgreSQL: its advisory lock is gone) or whose lease expired is
+    stale and claimed again, so a killed worker loses nothing; a push in flight at the kill may reach FCM twice.
+    """
 
     __tablename__ = "push_delivery"
     __table_args__ = (
@@ -97,6 +104,9 @@ class PushDelivery(db.Model):
     device_id: Mapped[int | None] = mapped_column(ForeignKey("device.id", ondelete="SET NULL"), index=True)
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The run holding the claim (random per run; on PostgreSQL also its advisory lock key) and when it claimed.
+    claim_token: Mapped[int | None] = mapped_column(Integer)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(String(64))
     not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=func.now())

@@ -89,3 +89,10 @@ def prune_devices_command(days):
     """Remove devices not seen for DEVICE_STALE_DAYS days: their tokens are most likely dead."""
     removed = services.devices_prune(days=days or current_app.config["DEVICE_STALE_DAYS"])
     click.echo(f"removed {removed} stale device(s)")
+
+
+@blp.cli.command("recover")
+def recover_command():
+    """Enqueue again the pushes a dead worker left unfinished (workers also do this when they start)."""
+    notification_ids = services.notifications_recover()
+    click.echo(f"{len(notification_ids)} interrupted push(es) enqueued again: {notification_ids}")

@@ -2,12 +2,16 @@
 
 Services own their transactions. Pushes leave through RQ jobs enqueued after commit
 (``raf_network.notifications.tasks``); the fan-out (``notification_push_run``) walks the recipients' devices in
-batches of at most 500 with a constant number of statements per batch, claims a ``push_delivery`` row per device
-before sending, and records each outcome, so a re-run never pushes twice to the same device.
+batches of at most 500 with a constant number of statements per batch, and per chunk of ``PUSH_CHUNK_SIZE`` claims
+the ``push_delivery`` rows, sends them, and records their outcomes right away. A claim left by a dead run is sent
+again (``notifications_recover`` restarts interrupted fan-outs), so no push is lost; what is exactly-once is our
+record per device, the wire is at-least-once for the pushes in flight when a worker dies (see the README).
 """
 import hashlib
 import json
 import logging
+import secrets
+import time as clock
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -15,16 +19,15 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, delete, func, insert, literal, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, text, update
 
 from raf_network.courses.models import DAY_CODES, KIND_TO_TYPE, Course, ScheduleEntry
 from raf_network.errors import NotFound, ValidationFailed
 from raf_network.extensions import db
-from raf_network.jobs import Retry, enqueue_after_commit
+from raf_network.jobs import Retry, enqueue, enqueue_after_commit
 from raf_network.notifications import push
 from raf_network.notifications.models import (
     DEFERRED,
-    DUE_STATUSES,
     FAILED,
     INVALID_TOKEN,
     PENDING,
@@ -382,7 +385,25 @@ def devices_prune(*, days):
 
 # --------------------------------------------------------------------------------------------------
 # Push fan-out
+#
+# Each run of the push job is a claimer with a random token. Per chunk it claims deliveries (status "sending",
+# its token, claimed_at), commits, sends them, and records their outcomes in the next commit, only on rows it
+# still holds. A claim is stale once its run is dead — on PostgreSQL every run holds an advisory lock on its token
+# for as long as its process lives, so a SIGKILL frees it at once — or, where liveness cannot be seen (SQLite, a
+# hung process), once its lease (PUSH_CLAIM_LEASE) has expired. Stale claims are due again, like pending ones.
+#
+# Exactly once: the recorded outcome of each delivery (one row, one final status, counted once). At least once:
+# the wire. A chunk sent but not yet recorded when its worker dies is sent again by the next run; FCM has no
+# idempotency key, so the pushes of that chunk that had reached FCM arrive twice (at most PUSH_CHUNK_SIZE per kill),
+# and their collapse id makes the device show one.
 # --------------------------------------------------------------------------------------------------
+
+# pg_advisory_lock(CLAIM_LOCK_CLASS, token) is held by every live run (the two-key form: apart from the webhook's
+# one-key locks). Any constant int4 of ours alone: "push" in ASCII.
+CLAIM_LOCK_CLASS = 0x70757368
+UNFINISHED_STATUSES = (PENDING, SENDING)
+WAIT_POLL_SECONDS = 0.2
+
 
 @dataclass
 class PushRun:
@@ -393,14 +414,75 @@ class PushRun:
     invalid_tokens: int = 0
     retry: int = 0
     batches: int = 0
+    chunks: int = 0
+    lost_claims: int = 0  # outcomes not recorded because another run took the claim over (lease overrun)
     deferred_until: list = field(default_factory=list)  # when deferred pushes fall due (UTC)
+
+
+class _Claimer:
+    """One run of the push job as the holder of claims: a random token, advertised as alive on PostgreSQL by a
+    session advisory lock on a connection of its own, which the server releases when the process dies."""
+
+    def __init__(self):
+        self.token = secrets.randbelow(2**31 - 2) + 1
+        self._connection = None
+
+    def __enter__(self):
+        if db.engine.dialect.name == "postgresql":
+            self._connection = db.engine.connect()
+            self._connection.execute(text("SELECT pg_advisory_lock(:class, :token)"),
+                                     {"class": CLAIM_LOCK_CLASS, "token": self.token})
+            self._connection.commit()
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._connection is None:
+            return
+        try:
+            self._connection.execute(text("SELECT pg_advisory_unlock(:class, :token)"),
+                                     {"class": CLAIM_LOCK_CLASS, "token": self.token})
+            self._connection.commit()
+        except Exception:  # noqa: BLE001 — never hand a connection that may still hold the lock back to the pool
+            log.warning("could not release push claimer lock %s; discarding its connection", self.token)
+            self._connection.invalidate()
+        finally:
+            self._connection.close()
+
+
+def _claimers_alive():
+    """Tokens of the runs alive now (PostgreSQL), or None where that cannot be seen (SQLite: leases only)."""
+    if db.engine.dialect.name != "postgresql":
+        return None
+    return set(db.session.scalars(text(
+        "SELECT objid::int FROM pg_locks WHERE locktype = 'advisory' AND classid = :class AND objsubid = 2 "
+        "AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    ), {"class": CLAIM_LOCK_CLASS}))
+
+
+def _lease():
+    return timedelta(seconds=current_app.config["PUSH_CLAIM_LEASE"])
+
+
+def _claim_stale(now, dead_tokens):
+    """A claim nobody will record: its run is dead, or its lease has expired (or it predates leases)."""
+    stale = or_(PushDelivery.claimed_at.is_(None), PushDelivery.claimed_at < now - _lease())
+    if dead_tokens:
+        stale = or_(stale, PushDelivery.claim_token.in_(dead_tokens))
+    return and_(PushDelivery.status == SENDING, stale)
+
+
+def _due(now, dead_tokens):
+    return or_(PushDelivery.status.in_((PENDING, RETRY)),
+               and_(PushDelivery.status == DEFERRED, PushDelivery.not_before <= now),
+               _claim_stale(now, dead_tokens))
 
 
 def notification_push_run(*, notification_id, final_attempt=True):
     """Push a notification to its recipients' devices: plan a delivery per device, then send what is due.
 
-    Idempotent: every delivery is claimed (status ``sending``) and committed before it is sent, so a re-run
-    or a retry never sends it again; only ``pending``, ``retry`` and due ``deferred`` deliveries are sent.
+    Idempotent: a delivery is sent by whoever claims it, and its outcome recorded once; a re-run sends only
+    ``pending``, ``retry``, due ``deferred`` deliveries and stale claims (a dead run's), and waits for live runs'
+    claims to be recorded (or to go stale), so it finishes with nothing in flight.
     ``final_attempt``: transient failures become ``failed`` instead of waiting for a retry.
     """
     notification = db.session.get(Notification, notification_id)
@@ -408,9 +490,10 @@ def notification_push_run(*, notification_id, final_attempt=True):
         log.warning("notification %s no longer exists; nothing to push", notification_id)
         return PushRun()
     category, urgent = notification.category, notification.urgent
+    collapse_id = f"raf-notification-{notification_id}"
     contents = {
         locale: push.PushContent(
-            title=text["title"], body=text["body"], locale=locale, category=category,
+            title=text["title"], body=text["body"], locale=locale, category=category, collapse_id=collapse_id,
             data={**{key: str(value) for key, value in notification.data.items()},
                   "notification_id": str(notification_id)},
         )
@@ -419,9 +502,10 @@ def notification_push_run(*, notification_id, final_attempt=True):
     db.session.commit()
     run = PushRun()
     batch_size = current_app.config["PUSH_BATCH_SIZE"]
-    _deliveries_plan(notification_id, category=category, urgent=urgent, batch_size=batch_size)
-    _deliveries_send(notification_id, contents=contents, run=run, final_attempt=final_attempt,
-                     batch_size=batch_size)
+    with _Claimer() as claimer:
+        _deliveries_plan(notification_id, category=category, urgent=urgent, batch_size=batch_size)
+        _deliveries_send(notification_id, contents=contents, run=run, final_attempt=final_attempt,
+                         claimer=claimer)
     _push_finish(notification_id, run)
     return run
 
@@ -459,66 +543,145 @@ def _deliveries_plan(notification_id, *, category, urgent, batch_size):
         db.session.commit()
 
 
-def _deliveries_send(notification_id, *, contents, run, final_attempt, batch_size):
+def _deliveries_send(notification_id, *, contents, run, final_attempt, claimer):
+    """Send what is due, pass after pass, until no other live run holds a claim on this notification."""
+    waited_since = None
+    while True:
+        claimed = _deliveries_send_pass(notification_id, contents=contents, run=run, final_attempt=final_attempt,
+                                        claimer=claimer)
+        held = db.session.scalar(select(func.count(PushDelivery.id)).where(
+            PushDelivery.notification_id == notification_id, PushDelivery.status == SENDING,
+            PushDelivery.device_id.is_not(None)))
+        db.session.commit()
+        if not held:
+            _orphans_settle(notification_id, run)
+            return
+        # Another run's claims: recorded in a moment if it is alive, due again once it is seen dead or its lease
+        # expires. Wait for either, so that this run ends with every delivery of the notification settled.
+        waited_since = None if claimed else (waited_since or clock.monotonic())
+        if waited_since is not None and clock.monotonic() - waited_since > 2 * _lease().total_seconds():
+            log.warning("notification %s: %d claim(s) of another run neither recorded nor stale; leaving them "
+                        "to it (or to recovery)", notification_id, held)
+            return
+        clock.sleep(WAIT_POLL_SECONDS)
+
+
+def _orphans_settle(notification_id, run):
+    """Deliveries whose device was removed before they were sent (or while a dead run held them) are failed:
+    there is nothing left to send them to, and they must not keep the push unfinished."""
+    now = _utcnow()
+    settled = db.session.execute(
+        update(PushDelivery)
+        .where(PushDelivery.notification_id == notification_id, PushDelivery.device_id.is_(None),
+               or_(PushDelivery.status.in_((PENDING, RETRY, DEFERRED)), _claim_stale(now, [])))
+        .values(status=FAILED, error="DEVICE_REMOVED", updated_at=now),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if settled:
+        db.session.execute(update(Notification).where(Notification.id == notification_id)
+                           .values(failed_count=Notification.failed_count + settled))
+        run.failed += settled
+    db.session.commit()
+
+
+def _deliveries_send_pass(notification_id, *, contents, run, final_attempt, claimer):
+    """One keyset walk over the due deliveries; returns how many this run claimed."""
+    config = current_app.config
+    alive = _claimers_alive()
+    dead_tokens = []
+    if alive is not None:
+        dead_tokens = [token for token in db.session.scalars(
+            select(PushDelivery.claim_token).distinct()
+            .where(PushDelivery.notification_id == notification_id, PushDelivery.status == SENDING,
+                   PushDelivery.claim_token.is_not(None))
+        ) if token not in alive]
+    if dead_tokens:
+        log.warning("notification %s: claims of %d dead run(s) are sent again", notification_id, len(dead_tokens))
+    default = contents.get(LOCALES[0]) or next(iter(contents.values()))
+    claimed_total = 0
     cursor = 0
     while True:
-        now = _utcnow()
         rows = db.session.execute(
             select(PushDelivery.id, PushDelivery.device_id, Device.token, User.locale)
             .join(Device, Device.id == PushDelivery.device_id)
             .join(User, User.id == Device.user_id)
             .where(PushDelivery.notification_id == notification_id, PushDelivery.id > cursor,
-                   or_(PushDelivery.status.in_((PENDING, RETRY)),
-                       and_(PushDelivery.status == DEFERRED, PushDelivery.not_before <= now)))
+                   _due(_utcnow(), dead_tokens))
             .order_by(PushDelivery.id)
-            .limit(batch_size)
+            .limit(config["PUSH_BATCH_SIZE"])
         ).all()
         if not rows:
-            return
+            db.session.commit()
+            return claimed_total
         cursor = rows[-1].id
-        # The claim: whoever flips a row to "sending" is the only one who sends it, even if the job re-runs.
-        claimed = set(db.session.scalars(
-            update(PushDelivery)
-            .where(PushDelivery.id.in_([row.id for row in rows]), PushDelivery.status.in_(DUE_STATUSES))
-            .values(status=SENDING, attempts=PushDelivery.attempts + 1, updated_at=now)
-            .returning(PushDelivery.id),
-            execution_options={"synchronize_session": False},
-        ))
-        db.session.commit()
-        batch = [row for row in rows if row.id in claimed]
-        del rows
-        if not batch:
-            continue
-        default = contents.get(LOCALES[0]) or next(iter(contents.values()))
-        items = [push.PushItem(token=row.token, content=contents.get(locale_of(row.locale), default))
-                 for row in batch]
-        results = push.push_send(items, notification_id=notification_id)
-        _outcomes_record(notification_id, batch, results, run=run, final_attempt=final_attempt)
-        db.session.commit()
         run.batches += 1
+        sent = None  # (batch, results) sent and not yet recorded: recorded in the commit claiming the next chunk
+        for chunk in _chunks(rows, config["PUSH_CHUNK_SIZE"]):
+            batch = _chunk_claim(chunk, claimer=claimer, dead_tokens=dead_tokens)
+            if sent is not None:
+                _outcomes_record(notification_id, *sent, run=run, final_attempt=final_attempt, claimer=claimer)
+                sent = None
+            db.session.commit()  # the claim before anything of this chunk is sent
+            if not batch:
+                continue
+            claimed_total += len(batch)
+            items = [push.PushItem(token=row.token, content=contents.get(locale_of(row.locale), default))
+                     for row in batch]
+            sent = (batch, push.push_send(items, notification_id=notification_id))
+            run.chunks += 1
+        if sent is not None:
+            _outcomes_record(notification_id, *sent, run=run, final_attempt=final_attempt, claimer=claimer)
+            db.session.commit()
+
+
+def _chunk_claim(chunk, *, claimer, dead_tokens):
+    """The claim (committed by the caller before anything is sent): rows still due become this run's."""
+    now = _utcnow()
+    claimed = set(db.session.scalars(
+        update(PushDelivery)
+        .where(PushDelivery.id.in_([row.id for row in chunk]), _due(now, dead_tokens))
+        .values(status=SENDING, claim_token=claimer.token, claimed_at=now, attempts=PushDelivery.attempts + 1,
+                updated_at=now)
+        .returning(PushDelivery.id),
+        execution_options={"synchronize_session": False},
+    ))
+    return [row for row in chunk if row.id in claimed]
 
 
 _STATUS_OF_OUTCOME = {push.SENT: SENT, push.INVALID_TOKEN: INVALID_TOKEN, push.RETRY: RETRY, push.FAILED: FAILED}
 
 
-def _outcomes_record(notification_id, batch, results, *, run, final_attempt):
-    """One UPDATE per (status, error) group, one DELETE for dead tokens, one counter update."""
+def _outcomes_record(notification_id, batch, results, *, run, final_attempt, claimer):
+    """One UPDATE per (status, error) group on the rows this run still holds, one DELETE for dead tokens, one
+    counter update from what was actually recorded. A row taken over by another run (this one overran its lease)
+    keeps that run's outcome: counted once, by the run that recorded it."""
     groups = defaultdict(list)
-    dead_devices = []
-    counts = defaultdict(int)
     for row, result in zip(batch, results, strict=True):
         status = _STATUS_OF_OUTCOME[result.outcome]
         if status == RETRY and final_attempt:
             status = FAILED
         groups[(status, result.error)].append(row.id)
-        counts[status] += 1
-        if status == INVALID_TOKEN:
-            dead_devices.append(row.device_id)
     now = _utcnow()
+    counts = defaultdict(int)
+    dead_devices = []
     for (status, error), ids in groups.items():
-        db.session.execute(update(PushDelivery).where(PushDelivery.id.in_(ids))
-                           .values(status=status, error=error, updated_at=now),
-                           execution_options={"synchronize_session": False})
+        recorded = db.session.execute(
+            update(PushDelivery)
+            .where(PushDelivery.id.in_(ids), PushDelivery.status == SENDING,
+                   PushDelivery.claim_token == claimer.token)
+            .values(status=status, error=error, updated_at=now)
+            .returning(PushDelivery.device_id),
+            execution_options={"synchronize_session": False},
+        ).scalars().all()
+        counts[status] += len(recorded)
+        if status == INVALID_TOKEN:
+            dead_devices.extend(device_id for device_id in recorded if device_id is not None)
+    lost = len(batch) - sum(counts.values())
+    if lost:
+        run.lost_claims += lost
+        log.warning("notification %s: %d claim(s) were taken over by another run before their outcome was "
+                    "recorded (this run overran PUSH_CLAIM_LEASE); those pushes may have been sent twice",
+                    notification_id, lost)
     if dead_devices:
         db.session.execute(delete(Device).where(Device.id.in_(dead_devices)),
                            execution_options={"synchronize_session": False})
@@ -541,10 +704,11 @@ def _aware(moment):
 
 
 def _push_finish(notification_id, run):
+    """Store the deferred count; the push is done (``pushed_at``) once no delivery waits or is in flight."""
     waiting = db.session.execute(
         select(PushDelivery.status, PushDelivery.not_before, func.count(PushDelivery.id))
         .where(PushDelivery.notification_id == notification_id,
-               PushDelivery.status.in_((DEFERRED, RETRY)))
+               PushDelivery.status.in_((DEFERRED, RETRY, *UNFINISHED_STATUSES)))
         .group_by(PushDelivery.status, PushDelivery.not_before)
     ).all()
     deferred = sum(count for status, _, count in waiting if status == DEFERRED)
@@ -560,3 +724,32 @@ def _push_finish(notification_id, run):
 def deliveries_pending_retry(*, notification_id):
     return db.session.scalar(select(func.count(PushDelivery.id)).where(
         PushDelivery.notification_id == notification_id, PushDelivery.status == RETRY))
+
+
+def notifications_recover():
+    """Enqueue the push job again for every fan-out a dead worker left unfinished; returns the notification ids.
+
+    RQ itself only notices a job whose worker died after JOB_TIMEOUT + 60 s, and then only at a maintenance tick
+    (10 min); so workers run this when they start and at each maintenance tick (``app.extensions["worker_hooks"]``),
+    and operators can run ``flask notifications recover``. Interrupted means not marked pushed, created within
+    PUSH_RECOVER_WINDOW, and either never planned or with deliveries pending or claimed. Retries and deferred
+    pushes are not touched: the RQ scheduler holds their jobs. A fan-out still running elsewhere is harmless to
+    enqueue again: the two runs share the work through their claims.
+    """
+    since = _utcnow() - timedelta(seconds=current_app.config["PUSH_RECOVER_WINDOW"])
+    unfinished = exists().where(PushDelivery.notification_id == Notification.id,
+                                PushDelivery.status.in_(UNFINISHED_STATUSES))
+    unplanned = ~exists().where(PushDelivery.notification_id == Notification.id)
+    notification_ids = list(db.session.scalars(
+        select(Notification.id)
+        .where(Notification.pushed_at.is_(None), Notification.created_at >= since, or_(unfinished, unplanned))
+        .order_by(Notification.id)
+    ))
+    db.session.rollback()
+    from raf_network.notifications.tasks import notification_push
+
+    for notification_id in notification_ids:
+        enqueue(notification_push, notification_id, queue="notifications", retry=push_retry())
+    if notification_ids:
+        log.warning("recovery: push of notification(s) %s enqueued again (interrupted fan-out)", notification_ids)
+    return notification_ids

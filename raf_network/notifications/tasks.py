@@ -53,13 +53,17 @@ def timetable_change_notify(delivery_id: int):
 
 
 def notification_push(notification_id: int):
-    """Push one notification to its recipients' devices; retried (only the failed tokens) with backoff."""
+    """Push one notification to its recipients' devices; retried (only the failed tokens) with backoff.
+
+    Safe to run again at any time, also while another run of it is under way (``services.notifications_recover``
+    enqueues it again for fan-outs a dead worker left unfinished)."""
     with _job_context() as (job, extra):
         # Inline there is no retry; in RQ the last run gives up on transient failures instead of raising.
         final_attempt = job is None or not job.retries_left
         run = services.notification_push_run(notification_id=notification_id, final_attempt=final_attempt)
-        log.info("notification %s: %d sent, %d failed, %d dead token(s), %d to retry, %d batch(es)",
-                 notification_id, run.sent, run.failed, run.invalid_tokens, run.retry, run.batches, extra=extra)
+        log.info("notification %s: %d sent, %d failed, %d dead token(s), %d to retry, %d batch(es), %d chunk(s)",
+                 notification_id, run.sent, run.failed, run.invalid_tokens, run.retry, run.batches, run.chunks,
+                 extra=extra)
         if run.deferred_until and job is not None:
             _deferred_schedule(notification_id, run.deferred_until)
         if run.retry and not final_attempt:

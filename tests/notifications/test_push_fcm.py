@@ -48,6 +48,10 @@ def test_a_push_is_a_user_visible_alert_with_string_data_sent_with_the_service_a
     assert message["apns"]["headers"]["apns-priority"] == "10"
     assert message["apns"]["payload"]["aps"]["alert"]["title"] == "Obaveštenje"
     assert message["apns"]["payload"]["aps"]["sound"] == "default"
+    # A second copy of this notification (sent again after a worker died mid-send) replaces the first on a phone.
+    collapse_id = f"raf-notification-{result['notification_id']}"
+    assert message["android"]["collapse_key"] == collapse_id
+    assert message["apns"]["headers"]["apns-collapse-id"] == collapse_id
     assert fcm_stub.token_requests == 1  # the access token came from the stub, not Google
 
 
@@ -115,19 +119,102 @@ def test_a_token_still_failing_after_the_last_retry_is_given_up(make_pg_app, fcm
     assert _tokens_left(app) == {"down"}
 
 
-def test_re_running_the_job_after_a_crash_mid_batch_never_sends_twice(fcm_app, fcm_stub):
+def _claims_of_a_run(app, notification_id, token, *, claimed_at=None):
+    """As if a run of the push job had claimed every delivery of the notification and then stopped."""
+    from datetime import datetime, timezone
+
+    with app.app_context():
+        db.session.execute(PushDelivery.__table__.update()
+                           .where(PushDelivery.notification_id == notification_id)
+                           .values(status="sending", claim_token=token,
+                                   claimed_at=claimed_at or datetime.now(timezone.utc)))
+        db.session.execute(Notification.__table__.update().where(Notification.id == notification_id)
+                           .values(sent_count=0, pushed_at=None))
+        db.session.commit()
+
+
+def test_a_re_run_never_sends_twice_what_was_recorded(fcm_app, fcm_stub):
     for number in range(5):
         device_add(fcm_app, user_create(fcm_app), f"tok-{number}")
     result = _broadcast(fcm_app)
     assert fcm_stub.sent == 5
     with fcm_app.app_context():
-        # As if a worker died after claiming (or after sending) and the job ran again.
-        db.session.execute(PushDelivery.__table__.update().values(status="sending"))
-        db.session.commit()
         notification_push(result["notification_id"])
         notification_push(result["notification_id"])
     assert fcm_stub.received == 5
     assert count(fcm_app, PushDelivery) == 5
+
+
+def test_claims_of_a_run_that_died_are_sent_again_once_and_recorded_once(fcm_app, fcm_stub):
+    for number in range(5):
+        device_add(fcm_app, user_create(fcm_app), f"tok-{number}")
+    result = _broadcast(fcm_app)
+    fcm_stub.requests.clear()
+    # The worker was killed between claim and record: its claims are fresh, but no live run holds their token
+    # (on PostgreSQL a run holds an advisory lock on it for as long as its process lives).
+    _claims_of_a_run(fcm_app, result["notification_id"], token=424242)
+    with fcm_app.app_context():
+        notification_push(result["notification_id"])  # at once: the dead run is seen dead, no lease to wait for
+        notification_push(result["notification_id"])
+    assert sorted(fcm_stub.tokens_received()) == [f"tok-{number}" for number in range(5)]
+    notification = _notification(fcm_app, result["notification_id"])
+    assert notification.sent_count == 5 and notification.pushed_at is not None
+    assert count(fcm_app, PushDelivery, PushDelivery.status == "sent") == 5
+
+
+def test_claims_of_a_live_run_are_left_to_it_until_its_lease_expires(make_pg_app, fcm_settings, fcm_stub):
+    from raf_network.notifications.services import _Claimer
+
+    app = make_pg_app(**fcm_settings, PUSH_CLAIM_LEASE=1.5, PUSH_HTTP_TIMEOUT=0.2)
+    for number in range(3):
+        device_add(app, user_create(app), f"tok-{number}")
+    result = _broadcast(app)
+    fcm_stub.requests.clear()
+    with app.app_context(), _Claimer() as hung:
+        # A run that is alive (its lock is held) but stuck: its claims are sent again only after the lease.
+        _claims_of_a_run(app, result["notification_id"], token=hung.token)
+        started = time.monotonic()
+        notification_push(result["notification_id"])
+        waited = time.monotonic() - started
+    assert waited >= 1.4
+    assert sorted(fcm_stub.tokens_received()) == ["tok-0", "tok-1", "tok-2"]
+    assert _notification(app, result["notification_id"]).sent_count == 3
+
+
+def test_recovery_enqueues_only_interrupted_recent_fan_outs_and_the_worker_runs_it_when_it_starts(
+        make_pg_app, fcm_settings, fcm_stub):
+    from datetime import datetime, timedelta, timezone
+
+    from raf_network.jobs import AppWorker
+    from raf_network.notifications.services import notifications_recover
+
+    app = make_pg_app(**fcm_settings)
+    for number in range(4):
+        device_add(app, user_create(app), f"tok-{number}")
+    done, interrupted, old = (_broadcast(app)["notification_id"] for _ in range(3))
+    with app.app_context():
+        db.session.execute(PushDelivery.__table__.update()
+                           .where(PushDelivery.notification_id.in_([interrupted, old]))
+                           .where(PushDelivery.device_id.in_(select(Device.id).where(Device.token != "tok-0")))
+                           .values(status="pending"))
+        db.session.execute(Notification.__table__.update().where(Notification.id.in_([interrupted, old]))
+                           .values(pushed_at=None))
+        db.session.execute(Notification.__table__.update().where(Notification.id == old)
+                           .values(created_at=datetime.now(timezone.utc) - timedelta(days=2)))
+        db.session.commit()
+    fcm_stub.requests.clear()
+
+    worker_app = make_pg_app(**fcm_settings, JOBS_INLINE=False)
+    with worker_app.app_context():
+        assert notifications_recover() == [interrupted]
+        queue = queue_get("notifications")
+        queue.empty()
+        # A worker starting up does the same (worker hooks), then runs what it enqueued.
+        AppWorker([queue], connection=redis_connection()).work(burst=True)
+    assert sorted(fcm_stub.tokens_received()) == ["tok-1", "tok-2", "tok-3"]
+    assert _notification(app, interrupted).pushed_at is not None
+    assert _notification(app, old).pushed_at is None  # outside PUSH_RECOVER_WINDOW: a stale alert is not sent
+    assert _notification(app, done).sent_count == 4
 
 
 @pytest.mark.slow
