@@ -49,7 +49,7 @@ def test_sign_prints_headers_the_endpoint_accepts(app, tmp_path):
     assert result.exit_code == 0, result.output
     headers = dict(line.split(": ", 1) for line in result.output.strip().splitlines())
     assert set(headers) == {"webhook-id", "webhook-timestamp", "webhook-signature"}
-    response = app.test_client().post(URL, data=path.read_bytes(), headers=headers)
+    response = app.test_client().post(URL, data=path.read_bytes(), headers=headers, content_type="application/json")
     assert response.status_code == 200 and response.get_json()["created"] == 400
 
 
