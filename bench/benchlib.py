@@ -369,7 +369,8 @@ def cmd_report(args):
         f"- Software: Python {machine['python']}, gunicorn {machine['gunicorn']}, {machine['wrk']}.",
         f"- Servers: `gunicorn -c gunicorn.conf.py wsgi:app` (the Procfile's `web`) and "
         f"`gunicorn -c gunicorn.conf.py bench.bare_wsgi:app`, both `WEB_CONCURRENCY={p['workers']}` sync workers "
-        "bound to 127.0.0.1; the real app with `APP_ENV=production`, PostgreSQL, Redis (DB 11), the seeded "
+        "bound to 127.0.0.1; the real app with `APP_ENV=production`, PostgreSQL, "
+        f"Redis (DB {urlsplit(os.environ.get('REDIS_URL', '')).path.strip('/') or '0'}), the seeded "
         "RAF timetable (326 entries).",
         f"- Load: wrk, {p['threads']} threads, {p['connections']} connections, {p['duration']} per run after a "
         f"{p['warmup']} warm-up of the same request; runs are sequential (one server loaded at a time), "

@@ -91,8 +91,10 @@ setup() {
   export APP_ENV=production
   SECRET_KEY=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(36))')  # 48 characters
   export SECRET_KEY
-  # Production refuses to start without the webhook secret; the load step signs deliveries with it.
-  WEBHOOK_SECRET="whsec_$("$PY" -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())')"
+  # Production refuses to start without a webhook secret (config.ProductionConfig); a throw-away one, unless set.
+  if [ -z "${WEBHOOK_SECRET:-}" ]; then
+    WEBHOOK_SECRET=whsec_$("$PY" -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())')
+  fi
   export WEBHOOK_SECRET
   export DATABASE_URL="${BENCH_PG_URL%/*}/$BENCH_DB"
   export REDIS_URL=$BENCH_REDIS_URL

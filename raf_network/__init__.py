@@ -52,7 +52,18 @@ def register_logging(app):
 
 def register_extensions(app):
     from raf_network import cache as response_cache
-    from raf_network.extensions import BoundedIntConverter, api, bounded_int_schema, cache, db, limiter, migrate
+    from raf_network.extensions import (
+        BoundedIntConverter,
+        NoSessionInterface,
+        api,
+        bounded_int_schema,
+        cache,
+        db,
+        limiter_init_app,
+        migrate,
+    )
+
+    app.session_interface = NoSessionInterface()  # bearer tokens only: never a cookie session
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]).parent.mkdir(
@@ -64,7 +75,7 @@ def register_extensions(app):
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     cache.init_app(app)
     response_cache.init_app(app)
-    limiter.init_app(app)
+    limiter_init_app(app)
     app.url_map.converters["int"] = BoundedIntConverter
     api.init_app(app)
     api.register_converter(BoundedIntConverter, bounded_int_schema)

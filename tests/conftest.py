@@ -138,9 +138,10 @@ def make_pg_app(pg_url, redis_url):
     _flush_redis(redis_url)
     created = []
 
-    def factory(**overrides):
+    def factory(redis=None, **overrides):
+        """``redis``: another Redis URL than the test one (e.g. a private server's)."""
         overrides.setdefault("JOBS_INLINE", True)
-        app = _make_app(pg_url, redis_url=redis_url, **overrides)
+        app = _make_app(pg_url, redis_url=redis or redis_url, **overrides)
         created.append(app)
         return app
 
@@ -148,7 +149,10 @@ def make_pg_app(pg_url, redis_url):
     _truncate_all(first)
     created.clear()
     yield factory
+    from raf_network.cache import subscriber_stop
+
     for app in created:
+        subscriber_stop(app)
         with app.app_context():
             from raf_network.extensions import db
 

@@ -154,3 +154,37 @@ def test_a_value_the_database_cannot_store_is_422_not_500(pg_app):
 
     response = pg_app.test_client().get("/unvalidated")
     assert response.status_code == 422 and response.get_json()["code"] == 422
+
+
+def test_no_cookie_session_is_opened_or_set(embedded_app):
+    """Bearer tokens only: Flask's cookie session (and its per-request signing serializer) is not used."""
+    import flask
+
+    from raf_network.extensions import NoSessionInterface
+
+    assert isinstance(embedded_app.session_interface, NoSessionInterface)
+    client = embedded_app.test_client()
+    client.set_cookie("session", "eyJ4IjoxfQ.forged.signature")
+    response = client.get("/api/course-schedule")
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers and "Cookie" not in response.headers.get("Vary", "")
+    with embedded_app.test_request_context("/", headers={"Cookie": "session=eyJ4IjoxfQ.forged"}):
+        assert dict(flask.session) == {}
+        with pytest.raises(RuntimeError, match="no cookie sessions"):
+            flask.session["user"] = 1
+
+
+def test_the_limiter_hook_is_skipped_only_on_the_unlimited_blueprints(embedded_app, monkeypatch):
+    """Flask-Limiter's per-request hook (app-wide limits; none configured) does not run on the catalogue
+    and health blueprints (see raf_network.extensions.limiter_init_app), and runs everywhere else. Route
+    limits (sign-in, refresh, webhook) are checked by their decorators: tested with their routes."""
+    from raf_network.extensions import limiter
+
+    seen = []
+    identify = limiter.identify_request
+    monkeypatch.setattr(limiter, "identify_request", lambda: seen.append(1) or identify())
+    client = embedded_app.test_client()
+    for path in ("/api/course-schedule", "/api/courses", "/healthz", "/readyz"):
+        assert client.get(path).status_code == 200
+    assert seen == []
+    assert client.get("/api/openapi.json").status_code == 200 and seen

@@ -5,7 +5,7 @@ import logging
 import pytest
 import redis
 
-from raf_network.cache import BytesSerializer
+from raf_network.cache import BytesSerializer, subscriber_stop
 from raf_network.courses import services
 
 
@@ -78,8 +78,11 @@ def test_reads_succeed_from_the_database_when_redis_is_down(pg_url, monkeypatch,
     _truncate_all(app)
     with app.app_context():
         services.seed_run()  # the change commits; invalidation fails and is logged, not raised
-    with caplog.at_level(logging.WARNING):
-        response = app.test_client().get("/api/course-schedule")
+    try:
+        with caplog.at_level(logging.WARNING):
+            response = app.test_client().get("/api/course-schedule")
+    finally:
+        subscriber_stop(app)  # it keeps trying to subscribe, in the background
     assert response.status_code == 200 and len(response.get_json()) == 326
     assert response.headers["X-Cache"] == "bypass"
     assert any("cache unavailable" in record.getMessage() for record in caplog.records)

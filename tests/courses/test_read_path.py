@@ -1,57 +1,11 @@
-"""The cheaper hot-read path (see docs/benchmarks.md) keeps the read's behaviour: its one Redis round trip
-survives what the connection pool used to absorb, and skipping the parse of an empty query changes no
-answer."""
+"""The cheaper hot-read path (see docs/benchmarks.md) keeps the read's behaviour: a change is still seen by
+the next read of another process, and skipping the parse of an empty query changes no answer. (Freshness
+through the invalidation channel, in detail: test_invalidation.py.)"""
 import pytest
-import redis
 
 from raf_network.courses import services
 from raf_network.courses.routes import CatalogueParser
 from raf_network.courses.schemas import ExamEntriesQuerySchema, ScheduleQuerySchema
-
-
-@pytest.fixture
-def seeded_pg(pg_app):
-    with pg_app.app_context():
-        services.seed_run()
-    return pg_app
-
-
-def _generations_connection(app):
-    from raf_network.cache import _state
-
-    with app.app_context():
-        return _state().generations_connection.connection
-
-
-def _server_closes(connection, redis_url):
-    """Close this one connection from the server side, as an idle timeout or a restart would (only this
-    one: the Redis server may be shared)."""
-    host, port = connection._sock.getsockname()[:2]
-    client = redis.Redis.from_url(redis_url)
-    try:
-        assert client.client_kill_filter(addr=f"{host}:{port}") == 1
-    finally:
-        client.close()
-
-
-def test_a_connection_closed_by_the_server_is_replaced_without_an_outage(seeded_pg, redis_url, caplog):
-    client = seeded_pg.test_client()
-    client.get("/api/course-schedule")
-    assert client.get("/api/course-schedule").headers["X-Cache"] == "hit-local"
-    _server_closes(_generations_connection(seeded_pg), redis_url)
-    response = client.get("/api/course-schedule")
-    assert response.status_code == 200 and response.headers["X-Cache"] == "hit-local"
-    assert not any("cache unavailable" in record.getMessage() for record in caplog.records)
-
-
-def test_a_reply_left_unread_is_never_taken_for_the_next_one(seeded_pg):
-    client = seeded_pg.test_client()
-    client.get("/api/course-schedule")
-    connection = _generations_connection(seeded_pg)
-    connection.send_command("ECHO", "stray")  # as if a request had died between sending and reading
-    assert connection.can_read(timeout=2)  # the stray reply has arrived
-    response = client.get("/api/course-schedule")
-    assert response.status_code == 200 and response.headers["X-Cache"] == "hit-local"
 
 
 def test_a_change_is_seen_by_the_next_read_of_another_process(make_pg_app):
