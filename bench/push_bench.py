@@ -10,6 +10,8 @@ the worker's RSS before and its peak after each run (flat memory = the peak does
 Prints Markdown.
 """
 import argparse
+import contextlib
+import io
 import json
 import os
 import signal
@@ -156,6 +158,7 @@ def main():
     parser.add_argument("--students", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--output", help="also write the Markdown report to this file")
     args = parser.parse_args()
     if args.worker:
         worker_main(args.worker)
@@ -214,17 +217,22 @@ def main():
         admin.close()
         redis.Redis.from_url(REDIS_URL).flushdb()
 
-    print(f"\nPush fan-out: 1 changed entry, {args.students} subscribed students × 2 devices, one RQ worker, "
-          f"FCM stub on 127.0.0.1, {os.cpu_count()} CPUs\n")
-    print("| run | tokens | commit → last push at stub | pushes/s | SQL statements (job) | statements per 500 "
-          "| worker RSS before (MB) | worker peak RSS after (MB) | worker CPU | driver + stub CPU |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for run, tokens, elapsed, statements, per_batch, rss_before, hwm, worker_cpu, driver_cpu in rows:
-        print(f"| {run} | {tokens} | {elapsed:.2f} s | {tokens / elapsed:.0f} | {statements} | {per_batch:.1f} "
-              f"| {rss_before} | {hwm} | {worker_cpu:.1f} s | {driver_cpu:.1f} s |")
-    print(f"\nWorker RSS when idle before the first run: {first_rss} MB (firebase_admin imported). "
-          "Statements are the worker's push job (planning + sending deliveries); the summary "
-          "(timetable_changes_notify) runs in the driver, as the webhook job would before enqueueing it.")
+    report = io.StringIO()
+    with contextlib.redirect_stdout(report):
+        print(f"\nPush fan-out: 1 changed entry, {args.students} subscribed students × 2 devices, one RQ worker, "
+              f"FCM stub on 127.0.0.1, {os.cpu_count()} CPUs\n")
+        print("| run | tokens | commit → last push at stub | pushes/s | SQL statements (job) | statements per 500 "
+              "| worker RSS before (MB) | worker peak RSS after (MB) | worker CPU | driver + stub CPU |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for run, tokens, elapsed, statements, per_batch, rss_before, hwm, worker_cpu, driver_cpu in rows:
+            print(f"| {run} | {tokens} | {elapsed:.2f} s | {tokens / elapsed:.0f} | {statements} | {per_batch:.1f} "
+                  f"| {rss_before} | {hwm} | {worker_cpu:.1f} s | {driver_cpu:.1f} s |")
+        print(f"\nWorker RSS when idle before the first run: {first_rss} MB (firebase_admin imported). "
+              "Statements are the worker's push job (planning + sending deliveries); the summary "
+              "(timetable_changes_notify) runs in the driver, as the webhook job would before enqueueing it.")
+    print(report.getvalue())
+    if args.output:  # bench/run.sh splices this Markdown into docs/benchmarks.md
+        Path(args.output).write_text(report.getvalue(), encoding="utf-8")
 
 
 if __name__ == "__main__":
