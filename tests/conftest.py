@@ -161,6 +161,17 @@ def make_pg_app(pg_url, redis_url):
 
 
 @pytest.fixture
+def private_redis():
+    """A Redis server of this test's own (a free port), to stop and start without touching the shared one."""
+    from tests.processes import PrivateRedis
+
+    server = PrivateRedis()
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
 def pg_app(make_pg_app):
     return make_pg_app()
 

@@ -8,7 +8,7 @@ import redis
 
 from raf_network import cache as response_cache
 from raf_network.courses import services
-from tests.processes import PrivateRedis, wait_until
+from tests.processes import wait_until
 
 CHANGED = services.BUNDLED_SCHEDULE.read_text(encoding="utf-8").replace('"Kolarac2"', '"Kolarac9"', 1)
 
@@ -28,14 +28,6 @@ def _commands(client):
     PING (the subscriber's keep-alive, if one falls due). The server is private: nobody else calls it."""
     stats = client.info("commandstats")
     return {name: value["calls"] for name, value in stats.items() if name not in {"cmdstat_info", "cmdstat_ping"}}
-
-
-@pytest.fixture
-def private_redis():
-    server = PrivateRedis()
-    server.start()
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -4,17 +4,9 @@ import pytest
 
 from raf_network.courses.services import seed_run
 from tests.conftest import report_figure
-from tests.processes import PrivateRedis, WebProcess, wait_until
+from tests.processes import WebProcess, wait_until
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def private_redis():
-    server = PrivateRedis()
-    server.start()
-    yield server
-    server.close()
 
 
 def test_reads_survive_a_redis_outage(pg_app, pg_url, private_redis):

@@ -19,7 +19,7 @@ from raf_network.notifications.models import Notification, PushDelivery
 from raf_network.notifications.services import broadcast_create
 from raf_network.users.models import Device, User
 from tests.conftest import _make_app, report_figure
-from tests.processes import ROOT, PrivateRedis, wait_until
+from tests.processes import ROOT, wait_until
 from tests.stubs.fcm import FcmStub, service_account
 
 pytestmark = pytest.mark.slow
@@ -27,14 +27,6 @@ pytestmark = pytest.mark.slow
 STUDENTS = 5000
 DEVICES = STUDENTS * 2
 CHUNK = 50  # PUSH_CHUNK_SIZE: the most pushes a run has claimed and not yet recorded
-
-
-@pytest.fixture
-def private_redis():
-    server = PrivateRedis()
-    server.start()
-    yield server
-    server.close()
 
 
 @pytest.fixture
