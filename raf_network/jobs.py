@@ -1,7 +1,9 @@
 """Background jobs: RQ queues on Redis, or inline in the calling process when no Redis is configured.
 
 Jobs take ids (never ORM objects), are enqueued only after the transaction that caused them has
-committed (``enqueue_after_commit``), and run inside an application context in the worker.
+committed (``enqueue_after_commit``), and each run gets an application context — so a database session —
+of its own: in the worker a clean session per job, and inline one apart from the session whose commit
+enqueued it (SQLAlchemy cannot emit SQL from that session's ``after_commit`` hook).
 """
 import logging
 
@@ -62,10 +64,16 @@ def enqueue(func, *args, queue="default", job_id=None, retry=None, **kwargs):
 
 
 def _run_inline(func, args, kwargs, meta):
+    """Run a job now, in its own app context. Its failure is logged, never raised: the transaction that
+    caused it has committed, and the request that committed it must not fail now (RQ would record the
+    failure apart from the request in the same way)."""
     log.info("running job %s inline", func.__name__)
     token = job_context.set({"job_id": f"inline:{func.__name__}", **meta})
     try:
-        func(*args, **kwargs)
+        with current_app.app_context():
+            func(*args, **kwargs)
+    except Exception:
+        log.exception("job %s failed (inline)", func.__name__)
     finally:
         job_context.reset(token)
 
@@ -92,7 +100,8 @@ class AppWorker(SimpleWorker):
     def execute_job(self, job, queue):
         token = job_context.set({"job_id": job.id, "request_id": (job.meta or {}).get("request_id")})
         try:
-            return super().execute_job(job, queue)
+            with current_app.app_context():  # a clean database session per job
+                return super().execute_job(job, queue)
         finally:
             job_context.reset(token)
 

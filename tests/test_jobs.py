@@ -56,3 +56,38 @@ def test_logging_with_its_own_job_id_extra_still_works(embedded_app, caplog):
         logging.getLogger("tests.jobs").info("with extra", extra={"job_id": "rq-123", "request_id": "r-1"})
     line = json.loads(JsonFormatter().format(caplog.records[-1]))
     assert line["job_id"] == "rq-123"
+
+
+def count_courses_job():
+    """A job that uses the database, as every real job does."""
+    from sqlalchemy import func, select
+
+    from raf_network.courses.models import Course
+    from raf_network.extensions import db
+
+    RAN.append(db.session.scalar(select(func.count()).select_from(Course)))
+
+
+def failing_job():
+    raise RuntimeError("job failure")
+
+
+def test_an_inline_job_enqueued_after_commit_gets_a_session_of_its_own(embedded_app):
+    """SQLAlchemy forbids SQL on the committing session inside after_commit; the job must not use it."""
+    from raf_network.courses.models import Course
+    from raf_network.extensions import db
+    from raf_network.jobs import enqueue_after_commit
+
+    RAN.clear()
+    with embedded_app.app_context():
+        db.session.add(Course(code="uup", name="Uvod u programiranje"))
+        enqueue_after_commit(count_courses_job)
+        db.session.commit()
+    assert RAN == [1]
+
+
+def test_a_failing_inline_job_is_logged_and_does_not_fail_its_caller(embedded_app, caplog):
+    with embedded_app.test_request_context(), caplog.at_level(logging.ERROR):
+        assert enqueue(failing_job) is None
+    assert any("failing_job failed (inline)" in record.getMessage() and record.exc_info
+               for record in caplog.records)
