@@ -115,6 +115,7 @@ def _sqlite_pragmas(app):
 def register_blueprints(app):
     from raf_network import courses, health, notifications, users, webhook
     from raf_network.extensions import api
+    from raf_network.network import models as _network_models  # noqa: F401  (registers the tables)
     from raf_network.users import models as _user_models  # noqa: F401  (registers the tables)
     from raf_network.users.auth import security_scheme_register
     from raf_network.webhook import services as webhook_services

@@ -1,0 +1,1 @@
+"""The ``network`` blueprint: the alumni network (feed, directory, companies, histories, profiles, pictures)."""
