@@ -116,7 +116,7 @@ def _scalar_error(field, value):
         "time": lambda: TIME_PATTERN.match(value) and _parses(time.fromisoformat, value),
         "datetime": lambda: _parses(datetime.fromisoformat, value),
         "media_path": lambda: value.startswith("/") and not value.startswith("//"),
-        "handle": lambda: value != "" and not URL_PATTERN.search(value),
+        "handle": lambda: not URL_PATTERN.search(value),
         "choice": lambda: value in field.choices,
         "string": lambda: True,
     }

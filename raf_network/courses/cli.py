@@ -45,6 +45,8 @@ def seed_command(demo):
     import-exams instead."""
     try:
         report = seed.seed_run(demo_allowed=demo or current_app.config["ENV_NAME"] != "production")
+    except ValidationFailed as exc:  # a real file that does not import (the timetable's step may have committed)
+        _refused(exc)
     except seed.SeedDataMissing as exc:
         click.echo(f"error: {exc}; in production flask seed loads no DEMO data unless --demo is given. Load RAF's "
                    "files with flask import-schedule SOURCE and flask import-exams SOURCE --period NAME --visible.",

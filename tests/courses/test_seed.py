@@ -74,3 +74,14 @@ def test_production_refuses_demo_data_unless_asked(app, runner, tmp_path):
     assert _counts(app)["course"] == 0
     allowed = runner.invoke(args=["seed", "--demo"])
     assert allowed.exit_code == 0 and _counts(app)["course"] == 4
+
+
+def test_a_folder_with_the_timetable_only_or_a_broken_exam_file(app, runner, tmp_path, raspored_text):
+    (tmp_path / "raspored.csv").write_text(raspored_text, encoding="utf-8")  # a temporary copy, outside the repo
+    app.config["SEED_DATA_DIR"] = str(tmp_path)
+    timetable_only = runner.invoke(args=["seed"])
+    assert timetable_only.exit_code == 0 and "kol_nedelja.csv not found: no exam period loaded" in timetable_only.output
+    (tmp_path / "kol_nedelja.csv").write_text("Diskretne strukture;I. J.;6;9-12;Subota;31.02.", encoding="utf-8")
+    broken = runner.invoke(args=["seed"])
+    assert broken.exit_code == 1 and "line 1: impossible date '31.02.'" in broken.output, broken.output
+    assert _counts(app)["exam_period"] == 0 and _counts(app)["schedule_entry"] == 326
