@@ -10,6 +10,8 @@ from datetime import date
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
+# Real RAF data is kept beside the repository (../shared/data), never inside it; `flask seed` reads it from there.
+SHARED_DATA_DIR = BASE_DIR.parent / "shared" / "data"
 
 
 class ConfigError(RuntimeError):
@@ -212,6 +214,14 @@ class Config:
             "info": {"description": "Backend of the RAF student mobile app. See README.md."},
         }
 
+        # `flask seed` loads the real RAF files from this folder (raspored.csv, kol_nedelja.csv); without them it
+        # seeds the project's own, clearly labelled demo data.
+        self.SEED_DATA_DIR = _env("SEED_DATA_DIR", str(SHARED_DATA_DIR))
+        # `flask import-schedule` / `import-exams` read a path or an http(s) URL: at most this many bytes, and a
+        # download must answer within this many seconds.
+        self.IMPORT_MAX_BYTES = _env_int("IMPORT_MAX_BYTES", 10 * 1024 * 1024)
+        self.IMPORT_FETCH_TIMEOUT = _env_float("IMPORT_FETCH_TIMEOUT", 10.0)
+
         # Course-service webhook (Standard Webhooks). The first secret signs (flask webhook sign); all verify.
         self.WEBHOOK_SECRET = _env("WEBHOOK_SECRET")
         webhook_keys_parse(self.WEBHOOK_SECRET)  # malformed → refuse to start, in every environment
@@ -224,6 +234,11 @@ class Config:
 
     def validate(self):
         """Refuse to start with missing or unsafe settings. Extended per environment."""
+        self._push_validate()
+        if self.IMPORT_MAX_BYTES < 1 or self.IMPORT_FETCH_TIMEOUT <= 0:
+            raise ConfigError("IMPORT_MAX_BYTES and IMPORT_FETCH_TIMEOUT must be positive")
+
+    def _push_validate(self):
         if self.PUSH_BACKEND not in ("fcm", "log"):
             raise ConfigError(f"PUSH_BACKEND must be fcm or log, got {self.PUSH_BACKEND!r}")
         if not 1 <= self.PUSH_BATCH_SIZE <= 500:

@@ -7,6 +7,9 @@ Two kinds of app:
   default DB 15, reserved for tests and flushed before each test).
 ``app`` runs a test on both. Each test starts from empty tables. An unreachable service skips its tests
 loudly on a developer's machine and fails them when ``CI=true``.
+
+Real RAF data is read in place from ../shared/data beside the repository (``shared_data``, ``raspored_text``,
+``kol_nedelja_text``, ``shared_data_file``, ``seeded``); missing, it skips loudly here and fails under ``CI=true``.
 """
 import os
 import shutil
@@ -18,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from sqlalchemy import event, text
 
-from config import database_url_normalize
+from config import SHARED_DATA_DIR, database_url_normalize
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -31,6 +34,48 @@ def service_unavailable(name, reason):
         pytest.fail(f"CI=true and {message}", pytrace=False)
     warnings.warn(message, stacklevel=2)
     pytest.skip(f"SKIPPED LOUDLY — {message}. Start it (see .ci/run) to run these tests.")
+
+
+def shared_missing(what):
+    """Real RAF data (../shared, beside the repository) is missing: skip loudly here, fail under CI=true."""
+    message = f"{what} is missing: the tests on real RAF data cannot run"
+    if IN_CI:
+        pytest.fail(f"CI=true and {message}", pytrace=False)
+    warnings.warn(message, stacklevel=2)
+    pytest.skip(f"SKIPPED LOUDLY — {message}. Put the project's shared/ folder beside the repository.")
+
+
+def shared_data_file(name):
+    """The path of a real RAF data file in ../shared/data (``SHARED_DATA_DIR``); skips/fails when it is missing.
+    Callable from fixtures and helpers alike (never copy these files into the repository)."""
+    path = SHARED_DATA_DIR / name
+    if not path.is_file():
+        shared_missing(str(path))
+    return path
+
+
+def shared_data_text(name):
+    return shared_data_file(name).read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """The folder of the real RAF data files (../shared/data)."""
+    shared_data_file("raspored.csv")
+    shared_data_file("kol_nedelja.csv")
+    return SHARED_DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def raspored_text(shared_data):
+    """The real RAF timetable (raspored.csv) as text."""
+    return (shared_data / "raspored.csv").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def kol_nedelja_text(shared_data):
+    """The real first colloquium week of 2023/24 (kol_nedelja.csv) as text."""
+    return (shared_data / "kol_nedelja.csv").read_text(encoding="utf-8")
 
 
 def _with_database(url, name):
@@ -199,13 +244,23 @@ def runner(app):
     return app.test_cli_runner()
 
 
+def real_data_seed(app):
+    """``flask seed``'s service on the real RAF files in ../shared/data (skips/fails like ``shared_data_file``)."""
+    from raf_network.courses.seed import seed_run
+
+    shared_data_file("raspored.csv")
+    shared_data_file("kol_nedelja.csv")
+    app.config["SEED_DATA_DIR"] = str(SHARED_DATA_DIR)
+    with app.app_context():
+        report = seed_run()
+    assert not report.demo
+    return report
+
+
 @pytest.fixture
 def seeded(app):
-    """The real RAF timetable and the sample exam period, loaded with ``flask seed``'s service."""
-    from raf_network.courses.services import seed_run
-
-    with app.app_context():
-        seed_run()
+    """The real RAF timetable and colloquium week (../shared/data), loaded with ``flask seed``'s service."""
+    real_data_seed(app)
     return app
 
 

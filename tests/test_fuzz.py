@@ -13,8 +13,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks as st_checks
 
-from raf_network.courses.services import seed_run
-from tests.conftest import _make_app, report_figure
+from tests.conftest import _make_app, real_data_seed, report_figure
 from tests.factories import token_for, user_create
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
@@ -47,8 +46,7 @@ def _report():
 def fuzz_app(make_pg_app):
     # Limits would turn repeated sign-in attempts into 429s; rate limiting has tests of its own.
     app = make_pg_app(RATELIMIT_ENABLED=False)
-    with app.app_context():
-        seed_run()
+    real_data_seed(app)
     app.fuzz_tokens = {
         role: token_for(app, user_create(app, role=role, email=f"fuzz-{role}@example.test"))
         for role in ("student", "admin")

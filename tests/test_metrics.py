@@ -3,8 +3,7 @@ import re
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from raf_network.courses.services import seed_run
-from tests.conftest import _make_app
+from tests.conftest import _make_app, real_data_seed
 
 
 def _samples(text):
@@ -13,8 +12,7 @@ def _samples(text):
 
 
 def test_metrics_count_requests_latency_and_cache_results(pg_app):
-    with pg_app.app_context():
-        seed_run()
+    real_data_seed(pg_app)
     client = pg_app.test_client()
     before = _samples(client.get("/metrics").get_data(as_text=True))
     for _ in range(3):

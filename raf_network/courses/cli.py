@@ -1,37 +1,137 @@
-"""Operator commands for the catalogue: ``flask seed`` and ``flask import-schedule``."""
+"""Operator commands for the catalogue: ``flask seed``, ``flask import-schedule`` and ``flask import-exams``.
+
+Each reads its input (a path or an http(s) URL), calls one service and prints what it did; a refusal is a
+non-zero exit status with the reasons, line by line.
+"""
 import sys
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
-from raf_network.courses import services
+from raf_network.courses import exam_import, seed, services
+from raf_network.courses.sources import SourceUnreadable, import_text_read
 from raf_network.errors import ValidationFailed
 
 
-def _report(changes):
-    counts = changes.counts
-    click.echo(f"created {counts['created']}, updated {counts['updated']}, removed {counts['removed']}")
+def _counts_line(counts):
+    return f"created {counts['created']}, updated {counts['updated']}, removed {counts['removed']}"
+
+
+def _read(source):
+    try:
+        return import_text_read(source)
+    except SourceUnreadable as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+def _refused(exc):
+    click.echo(f"error: {exc.message}", err=True)
+    for kind, items in (exc.errors or {}).items():
+        click.echo(f"  {kind}:", err=True)
+        for item in items:
+            click.echo(f"    {item}", err=True)
+    sys.exit(1)
 
 
 @click.command("seed")
+@click.option("--demo", is_flag=True, help="Allow the DEMO data set in production too (elsewhere it is the fallback).")
 @with_appcontext
-def seed_command():
-    """Load the bundled real RAF timetable and a sample exam period (idempotent)."""
-    _report(services.seed_run())
+def seed_command(demo):
+    """Load the real RAF timetable and colloquium week from SEED_DATA_DIR, else labelled DEMO data (idempotent).
+
+    In production, without the real files it refuses (unless --demo): load real data with import-schedule and
+    import-exams instead."""
+    try:
+        report = seed.seed_run(demo_allowed=demo or current_app.config["ENV_NAME"] != "production")
+    except ValidationFailed as exc:  # a real file that does not import (the timetable's step may have committed)
+        _refused(exc)
+    except seed.SeedDataMissing as exc:
+        click.echo(f"error: {exc}; in production flask seed loads no DEMO data unless --demo is given. Load RAF's "
+                   "files with flask import-schedule SOURCE and flask import-exams SOURCE --period NAME --visible.",
+                   err=True)
+        sys.exit(1)
+    for note in report.notes:
+        click.echo(note)
+    click.echo(f"timetable: {_counts_line(report.timetable.counts)}")
+    if report.exams is not None:
+        _exam_report_print(report.exams, table=False)
+    click.echo(f"in all: {_counts_line(report.counts)}")
 
 
 @click.command("import-schedule")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("source")
 @with_appcontext
-def import_schedule_command(path):
-    """Replace the timetable with a CSV file in the RAF format. A file with bad rows writes nothing."""
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
+def import_schedule_command(source):
+    """Replace the timetable with a CSV in the RAF format (SOURCE: a path or an http(s) URL).
+
+    A file with bad rows writes nothing."""
     try:
-        changes = services.schedule_import(text=text)
+        changes = services.schedule_import(text=_read(source))
     except ValidationFailed as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        for row_error in (exc.errors or {}).get("rows", []):
-            click.echo(f"  {row_error}", err=True)
-        sys.exit(1)
-    _report(changes)
+        _refused(exc)
+    click.echo(_counts_line(changes.counts))
+
+
+@click.command("import-exams")
+@click.argument("source")
+@click.option("--period", required=True, help="The exam period's name; importing the same name again replaces it.")
+@click.option("--year", type=click.IntRange(2000, 2100),
+              help="Calendar year of the DD.MM. dates (default: the current academic year's).")
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), help="First day of the period (default: earliest date).")
+@click.option("--end", type=click.DateTime(["%Y-%m-%d"]), help="Last day of the period (default: latest date).")
+@click.option("--visible/--hidden", default=None,
+              help="Show the period in the app at once, or hide it (default: new periods hidden, others unchanged).")
+@click.option("--dry-run", is_flag=True, help="Print the match table; write nothing.")
+@click.option("--strict", is_flag=True, help="Refuse the whole file if any course name is unmatched or ambiguous.")
+@with_appcontext
+def import_exams_command(source, period, year, start, end, visible, dry_run, strict):
+    """Import one exam period from RAF's exam-schedule file (SOURCE: a path or an http(s) URL).
+
+    Columns: course; teacher; classroom; time; day; date DD.MM. (semicolon-separated, as ../shared/data/
+    kol_nedelja.csv). Course names are matched to the catalogue's; unmatched and ambiguous ones are reported with
+    their line and best candidates and not imported. An unreadable row refuses the file: nothing is written.
+    """
+    text = _read(source)
+    try:
+        report = exam_import.exam_schedule_import(
+            text=text, period=period, year=year, start=_day(start), end=_day(end), visible=visible,
+            dry_run=dry_run, strict=strict)
+    except ValidationFailed as exc:
+        _refused(exc)
+    _exam_report_print(report, table=dry_run)
+
+
+def _day(moment):
+    return moment.date() if moment is not None else None
+
+
+def _exam_report_print(report, *, table):
+    shown = "visible" if report.visible else "hidden"
+    click.echo(f"{report.period} ({report.start_date} – {report.end_date}, {shown}): {report.rows_read} rows read, "
+               f"{report.imported} entries {'would be imported' if report.dry_run else 'imported'}")
+    if table:
+        for row, match in report.matches:
+            click.echo(f"  line {row.line:>3}  {row.date:%d.%m.%Y}  {row.name}  →  {_match_text(match)}")
+    for status in ("unmatched", "ambiguous"):
+        listed = report.unmatched(status)
+        if listed:
+            click.echo(f"  {status} ({len(listed)}), not imported:")
+        for line, name, candidates in listed:
+            click.echo(f"    line {line}: {name} — best candidates: {exam_import.candidates_text(candidates)}")
+    if report.warnings:
+        click.echo(f"  warnings ({len(report.warnings)}):")
+    for warning in report.warnings:
+        click.echo(f"    {warning}")
+    prefix = "dry run, nothing written; it would have " if report.dry_run else "exams: "
+    click.echo(prefix + _counts_line(report.changes.counts))
+
+
+def _match_text(match):
+    if match.status == "exact":
+        return match.course
+    if match.status == "fuzzy":
+        return f"{match.course} (fuzzy, {match.score:g})"
+    return match.status.upper()
+

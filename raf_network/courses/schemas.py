@@ -1,43 +1,46 @@
-"""Marshmallow schemas of the course catalogue: the mobile app's shapes and the query filters."""
+"""Marshmallow schemas of the course catalogue: the mobile app's shapes and the query filters.
+
+Every string of the app's shapes is an ``AppString``: the released app reads them non-nullably, so a value the
+source left out (a webhook exam without a professor) is sent as ``""``."""
 
 from marshmallow import ValidationError, fields, validate, validates
 
 from raf_network.courses.models import DAY_CODES
-from raf_network.schemas import BaseSchema, printable
+from raf_network.schemas import AppString, BaseSchema, printable
 
 
 class CourseSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
-    name = fields.String(dump_only=True)
-    code = fields.String(dump_only=True, metadata={"description": "The course service's stable code"})
+    name = AppString(dump_only=True)
+    code = AppString(dump_only=True, metadata={"description": "The course service's stable code"})
 
 
 class ScheduleEntrySchema(BaseSchema):
     id = fields.Integer(dump_only=True)
     course = fields.Nested(CourseSchema, dump_only=True)
-    professor = fields.String(dump_only=True, allow_none=True)
-    type = fields.String(dump_only=True, metadata={"enum": ["LEC", "LAB"]})
-    kind = fields.String(dump_only=True, metadata={
+    professor = AppString(dump_only=True, metadata={"description": "\"\" when the source names no teacher"})
+    type = AppString(dump_only=True, metadata={"enum": ["LEC", "LAB"]})
+    kind = AppString(dump_only=True, metadata={
         "enum": ["P", "V", "D", "PiV"], "description": "The source's own class kind"})
-    day = fields.String(attribute="day_code", dump_only=True, metadata={"enum": list(DAY_CODES)})
+    day = AppString(attribute="day_code", dump_only=True, metadata={"enum": list(DAY_CODES)})
     start_time = fields.Time(format="%H:%M:%S", dump_only=True)
     end_time = fields.Time(format="%H:%M:%S", dump_only=True)
-    classroom = fields.String(dump_only=True)
-    groups = fields.String(dump_only=True, metadata={"example": "101, 102, 103"})
+    classroom = AppString(dump_only=True)
+    groups = AppString(dump_only=True, metadata={"example": "101, 102, 103"})
 
 
 class ExamPeriodSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
-    name = fields.String(dump_only=True)
+    name = AppString(dump_only=True)
     start_date = fields.Date(dump_only=True)
     end_date = fields.Date(dump_only=True)
 
 
 class ExamEntrySchema(BaseSchema):
     id = fields.Integer(dump_only=True)
-    time = fields.String(dump_only=True, metadata={"example": "9-14"})
-    classroom = fields.String(dump_only=True)
-    professor = fields.String(dump_only=True, allow_none=True)
+    time = AppString(dump_only=True, metadata={"example": "9-14", "description": "Free text, as the office writes it"})
+    classroom = AppString(dump_only=True, metadata={"example": "6,9,10,11"})
+    professor = AppString(dump_only=True, metadata={"description": "\"\" when the source names no teacher"})
     date = fields.Date(dump_only=True)
     course = fields.Nested(CourseSchema, dump_only=True)
     examination_period = fields.Nested(ExamPeriodSchema, attribute="period", dump_only=True)

@@ -1,7 +1,8 @@
 """Course catalogue behaviour: reading the timetable, importing it, and applying changes with a diff.
 
-``catalogue_plan`` + ``catalogue_write`` are the one way data enters the catalogue: ``flask seed``,
-``flask import-schedule`` and the webhook all describe the desired state as plain items and get back a
+``catalogue_plan`` + ``catalogue_write`` are the one way data enters the catalogue: ``flask seed``
+(``courses/seed.py``), ``flask import-schedule``, ``flask import-exams`` (``courses/exam_import.py``) and the
+webhook all describe the desired state as plain items and get back a
 ``ChangeSet`` (created / updated with old → new / removed). Nothing is written when nothing changed.
 Callers own the transaction: they commit, then call ``catalogue_cache_invalidate(changes)``.
 """
@@ -13,7 +14,6 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
-from pathlib import Path
 
 from sqlalchemy import case, func, insert, literal, select, update
 
@@ -29,10 +29,6 @@ from raf_network.courses.models import (
 )
 from raf_network.errors import NotFound, ValidationFailed
 from raf_network.extensions import db
-
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-BUNDLED_SCHEDULE = DATA_DIR / "raspored.csv"
-BUNDLED_EXAMS = DATA_DIR / "exams_sample.json"
 
 FAMILIES = ("courses", "schedule", "exam_periods", "exams")
 # Which cached responses each family of data feeds (see raf_network.cache).
@@ -183,27 +179,6 @@ def schedule_import(*, text, source="import"):
     if not parsed.schedule:
         raise ValidationFailed("the file has no timetable rows; nothing was imported")
     plan = catalogue_plan(courses=parsed.courses, schedule=parsed.schedule, replace={"schedule"})
-    changes = catalogue_write(plan)
-    db.session.commit()
-    catalogue_cache_invalidate(changes)
-    return changes
-
-
-def seed_run():
-    """Load the bundled real RAF timetable and a sample examination period. Idempotent."""
-    parsed = schedule_csv_parse(BUNDLED_SCHEDULE.read_text(encoding="utf-8"))
-    if parsed.errors:  # the bundled file is tested; this guards against a broken edit of it
-        raise ValidationFailed("the bundled timetable is invalid", errors={"rows": parsed.errors})
-    exams = json.loads(BUNDLED_EXAMS.read_text(encoding="utf-8"))
-    for period in exams["exam_periods"]:
-        period["start_date"] = date.fromisoformat(period["start_date"])
-        period["end_date"] = date.fromisoformat(period["end_date"])
-    for exam in exams["exams"]:
-        exam["date"] = date.fromisoformat(exam["date"])
-    plan = catalogue_plan(
-        courses=parsed.courses, schedule=parsed.schedule,
-        exam_periods=exams["exam_periods"], exams=exams["exams"], replace={"schedule"},
-    )
     changes = catalogue_write(plan)
     db.session.commit()
     catalogue_cache_invalidate(changes)

@@ -61,7 +61,7 @@ class InboxQuerySchema(BaseSchema):
 
 class InboxItemSchema(BaseSchema):
     id = fields.Integer()
-    category = fields.String(metadata={"enum": ["timetable_change", "announcement"]})
+    category = fields.String(metadata={"enum": ["timetable_change", "announcement", "exams"]})
     title = fields.String(metadata={"description": "In the caller's locale"})
     body = fields.String()
     data = fields.Dict(keys=fields.String(), values=fields.String())
@@ -92,6 +92,8 @@ class QuietHoursSchema(BaseSchema):
 class NotificationPreferencesSchema(BaseSchema):
     timetable_changes = fields.Boolean(metadata={"description": "Pushes about changes to my timetable"})
     announcements = fields.Boolean(metadata={"description": "Pushes of announcements"})
+    exam_schedule = fields.Boolean(metadata={
+        "description": "Pushes about exams of my courses when an exam period is published or its exams move"})
     quiet_hours = fields.Nested(QuietHoursSchema, allow_none=True, metadata={
         "description": "Non-urgent pushes wait until the end; null = off. A change to a class today or tomorrow "
                        "is sent at once. The inbox records everything regardless."})

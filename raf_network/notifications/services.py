@@ -1,4 +1,5 @@
-"""Notifications: who gets what (timetable changes, announcements), the inbox, preferences, and the push fan-out.
+"""Notifications: who gets what (timetable changes, exam schedules, announcements), the inbox, preferences, and
+the push fan-out.
 
 Services own their transactions. Pushes leave through RQ jobs enqueued after commit
 (``raf_network.notifications.tasks``); the fan-out (``notification_push_run``) walks the recipients' devices in
@@ -21,7 +22,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, text, update
 
-from raf_network.courses.models import DAY_CODES, KIND_TO_TYPE, Course, ScheduleEntry
+from raf_network.courses.models import DAY_CODES, KIND_TO_TYPE, Course, ExamEntry, ExamPeriod, ScheduleEntry
 from raf_network.errors import NotFound, ValidationFailed
 from raf_network.extensions import db
 from raf_network.jobs import Retry, enqueue, enqueue_after_commit
@@ -39,13 +40,15 @@ from raf_network.notifications.models import (
     NotificationRecipient,
     PushDelivery,
 )
-from raf_network.notifications.texts import LOCALES, announcement_texts, locale_of, timetable_texts
+from raf_network.notifications.texts import LOCALES, announcement_texts, exam_texts, locale_of, timetable_texts
 from raf_network.users.models import Device, Subscription, User
 
 log = logging.getLogger(__name__)
 
 TIMEZONE = ZoneInfo("Europe/Belgrade")
-PREFERENCE_OF_CATEGORY = {"timetable_change": "timetable_changes", "announcement": "announcements"}
+PREFERENCE_OF_CATEGORY = {"timetable_change": "timetable_changes", "announcement": "announcements",
+                          "exams": "exam_schedule"}
+PREFERENCE_FLAGS = tuple(PREFERENCE_OF_CATEGORY.values())
 MAX_DETAILS_CHARS = 2500  # FCM's data payload is limited to 4 KB in all
 
 
@@ -192,6 +195,94 @@ def _recipient_count_refresh(notification_id):
 
 
 # --------------------------------------------------------------------------------------------------
+# Exam schedules
+# --------------------------------------------------------------------------------------------------
+
+def _exams_announced(period_id, exam_ids):
+    """The live exams among ``exam_ids`` of the period, with their course names, by date and time."""
+    exams = []
+    for chunk in _chunks(sorted(set(exam_ids))):
+        exams += db.session.execute(
+            select(ExamEntry.id, ExamEntry.course_id, ExamEntry.date, ExamEntry.time, ExamEntry.classroom,
+                   Course.name.label("course"))
+            .join(Course, Course.id == ExamEntry.course_id)
+            .where(ExamEntry.id.in_(chunk), ExamEntry.period_id == period_id, ExamEntry.deleted_at.is_(None),
+                   Course.deleted_at.is_(None))
+        ).all()
+    return sorted(exams, key=lambda exam: (exam.date, exam.time, exam.id))
+
+
+def _attendees_by_course(course_ids):
+    """{user id: {course ids}}: active users subscribed to a live timetable entry of these courses."""
+    courses_of = defaultdict(set)
+    for chunk in _chunks(sorted(course_ids)):
+        rows = db.session.execute(
+            select(Subscription.user_id, ScheduleEntry.course_id).distinct()
+            .join(ScheduleEntry, ScheduleEntry.id == Subscription.schedule_entry_id)
+            .join(User, User.id == Subscription.user_id)
+            .where(ScheduleEntry.course_id.in_(chunk), ScheduleEntry.deleted_at.is_(None), User.is_active)
+        )
+        for user_id, course_id in rows:
+            courses_of[user_id].add(course_id)
+    return courses_of
+
+
+def _exam_details(exams):
+    details = [{"exam_id": exam.id, "course": exam.course, "date": exam.date.isoformat(), "time": exam.time,
+                "classroom": exam.classroom} for exam in exams]
+    text = json.dumps(details, ensure_ascii=False, separators=(",", ":"))
+    if len(text) > MAX_DETAILS_CHARS:  # too many to detail: the app reloads the period's exams by id
+        text = json.dumps([{"exam_id": exam.id} for exam in exams][:100])
+    return text
+
+
+def exam_schedule_notify(*, period_id, exam_ids):
+    """Tell the students who attend a course (are subscribed to one of its timetable entries) about its
+    announced exams in a visible period: one notification per user and import, summarising their exams.
+
+    ``exam_ids`` are what one import announced (``courses.exam_import``). The source key
+    ``exam-import:<period id>:<digest of those exams' course, date, time and classroom>`` makes it idempotent:
+    re-running finds the same notifications and inbox rows; only a changed schedule is news. Users attending
+    the same announced exams share one notification. Returns the notification ids; pushes go after commit.
+    """
+    period = db.session.get(ExamPeriod, period_id)
+    if period is None or period.deleted_at is not None or not period.visible:
+        db.session.rollback()
+        return []  # hidden or gone since the import: nothing to announce
+    exams = _exams_announced(period_id, exam_ids)
+    attendees = _attendees_by_course({exam.course_id for exam in exams})
+    digest = hashlib.sha1(json.dumps([[exam.id, exam.course_id, exam.date.isoformat(), exam.time, exam.classroom]
+                                      for exam in exams]).encode()).hexdigest()
+    source = f"exam-import:{period_id}:{digest}"
+    groups = defaultdict(list)
+    for user_id, course_ids in attendees.items():
+        groups[tuple(exam.id for exam in exams if exam.course_id in course_ids)].append(user_id)
+    today = _utcnow().astimezone(TIMEZONE).date()
+    notification_ids = []
+    for signature, user_ids in groups.items():
+        mine = [exam for exam in exams if exam.id in signature]
+        notification_id = _notification_upsert(
+            category="exams", source=source,
+            group_key=hashlib.sha1(",".join(map(str, signature)).encode()).hexdigest(),
+            texts=exam_texts(period=period.name, exams=[exam._asdict() for exam in mine]),
+            data={"type": "exams", "examination_period_id": str(period_id),
+                  "exam_ids": ",".join(map(str, signature)), "exams": _exam_details(mine)},
+            urgent=any(0 <= (exam.date - today).days <= 1 for exam in mine),  # an exam today or tomorrow
+        )
+        for chunk in _chunks(user_ids):
+            db.session.execute(_insert_ignore(NotificationRecipient), [
+                {"notification_id": notification_id, "user_id": user_id, "source": source} for user_id in chunk
+            ])
+        _recipient_count_refresh(notification_id)
+        notification_ids.append(notification_id)
+    _push_after_commit(notification_ids)
+    db.session.commit()
+    log.info("exam import %s: %d notification(s) for %d exam(s), %d user(s)", source, len(notification_ids),
+             len(exams), len(attendees))
+    return notification_ids
+
+
+# --------------------------------------------------------------------------------------------------
 # Announcements
 # --------------------------------------------------------------------------------------------------
 
@@ -327,8 +418,7 @@ def _preferences_dump(preference):
     if preference is not None and preference.quiet_start is not None:
         quiet = {"start": preference.quiet_start, "end": preference.quiet_end}
     return {
-        "timetable_changes": preference.timetable_changes if preference else True,
-        "announcements": preference.announcements if preference else True,
+        **{flag: getattr(preference, flag) if preference else True for flag in PREFERENCE_FLAGS},
         "quiet_hours": quiet,
         "timezone": TIMEZONE.key,
     }
@@ -342,9 +432,9 @@ def preferences_update(*, user_id, changes):
     """Change some preferences; ``quiet_hours: None`` switches quiet hours off."""
     preference = db.session.get(NotificationPreference, user_id)
     if preference is None:
-        preference = NotificationPreference(user_id=user_id, timetable_changes=True, announcements=True)
+        preference = NotificationPreference(user_id=user_id, **dict.fromkeys(PREFERENCE_FLAGS, True))
         db.session.add(preference)
-    for name in ("timetable_changes", "announcements"):
+    for name in PREFERENCE_FLAGS:
         if name in changes:
             setattr(preference, name, changes[name])
     if "quiet_hours" in changes:

@@ -47,6 +47,14 @@ def timetable_change_notify(delivery_id: int):
         return ids
 
 
+def exam_schedule_notify(period_id: int, exam_ids: list[int]):
+    """Notify the attendees of the courses whose exams an import announced (``courses.exam_import``)."""
+    with _job_context() as (_job, extra):
+        ids = services.exam_schedule_notify(period_id=period_id, exam_ids=exam_ids)
+        log.info("exam period %s: notifications %s", period_id, ids, extra=extra)
+        return ids
+
+
 def notification_push(notification_id: int):
     """Push one notification to its recipients' devices; retried (only the failed tokens) with backoff.
 

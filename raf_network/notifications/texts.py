@@ -2,6 +2,8 @@
 
 Timetable changes are summarised per user: one change reads like
 "Uvod u programiranje, predavanja: Kolarac2 → Raf06 (a)"; several read "3 izmene u vašem rasporedu".
+Exams likewise: "Kolokvijum iz Diskretne strukture: 19.11.2023., 9-14, učionica 6,9"; several read
+"3 kolokvijuma u periodu Kolokvijumska nedelja 1, 2023/24".
 """
 from raf_network.courses.models import DAY_CODES, ENGLISH_DAY_CODES
 
@@ -90,3 +92,31 @@ def timetable_texts(changes):
 def announcement_texts(*, title, body):
     """An announcement is written once, by a person; every locale shows it as written."""
     return {locale: {"title": title, "body": body} for locale in LOCALES}
+
+
+def _exams_count(count, period, locale):
+    if locale == "en":
+        return f"{count} exams in {period}"
+    # Serbian: 1, 21, 31 … (but not 11) "kolokvijum"; every other count "kolokvijuma".
+    word = "kolokvijum" if count % 10 == 1 and count % 100 != 11 else "kolokvijuma"
+    return f"{count} {word} u periodu {period}"
+
+
+def _exam_line(exam, locale):
+    """One exam: course, date, and the time and classroom when the office gave them."""
+    if locale == "en":
+        parts = [f"{exam['course']} exam: {exam['date']:%d %b %Y}", exam["time"],
+                 f"room {exam['classroom']}" if exam["classroom"] else ""]
+    else:
+        parts = [f"Kolokvijum iz {exam['course']}: {exam['date']:%d.%m.%Y.}", exam["time"],
+                 f"učionica {exam['classroom']}" if exam["classroom"] else ""]
+    return ", ".join(part for part in parts if part)
+
+
+def exam_texts(*, period, exams):
+    """Title (the period's name) and body per locale for one user's announced exams (dicts with course, date,
+    time, classroom)."""
+    return {locale: {"title": period,
+                     "body": _exam_line(exams[0], locale) if len(exams) == 1 else _exams_count(len(exams), period,
+                                                                                                locale)}
+            for locale in LOCALES}

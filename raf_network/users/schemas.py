@@ -3,7 +3,7 @@ profile edits and devices. Bodies are allow-listed (``BaseSchema``: unknown fiel
 from marshmallow import fields, validate
 
 from raf_network.courses.schemas import ScheduleEntrySchema
-from raf_network.schemas import BaseSchema
+from raf_network.schemas import AppString, BaseSchema
 from raf_network.users.models import LOCALES, PLATFORMS, ROLES
 
 ID_RANGE = validate.Range(min=1, max=2**31 - 1)
@@ -42,10 +42,11 @@ class UserSchema(BaseSchema):
     """The app's ``User`` (id, first_name, last_name, email, role) plus the profile."""
 
     id = fields.Integer(dump_only=True)
-    first_name = fields.String(validate=[validate.Length(min=1, max=100), NOT_BLANK])
-    last_name = fields.String(validate=[validate.Length(min=1, max=100), NOT_BLANK])
-    email = fields.String(dump_only=True)
-    role = fields.String(dump_only=True, metadata={"enum": list(ROLES)})
+    # The contract's five fields are read non-nullably: AppString sends "" rather than null.
+    first_name = AppString(validate=[validate.Length(min=1, max=100), NOT_BLANK])
+    last_name = AppString(validate=[validate.Length(min=1, max=100), NOT_BLANK])
+    email = AppString(dump_only=True)
+    role = AppString(dump_only=True, metadata={"enum": list(ROLES)})
     student_number = fields.String(dump_only=True, allow_none=True, metadata={"example": "RN10/21"})
     phone = fields.String(allow_none=True, validate=validate.Regexp(
         r"^\+?[0-9][0-9 ()/-]{4,30}$", error="not a phone number"), metadata={"example": "+381 64 123 4567"})

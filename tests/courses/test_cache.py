@@ -7,14 +7,14 @@ import redis
 
 from raf_network.cache import BytesSerializer, subscriber_stop
 from raf_network.courses import services
+from tests.conftest import real_data_seed, shared_data_text
 
 
 @pytest.fixture
 def two_processes(make_pg_app):
     """Two app instances on the same PostgreSQL and Redis, like two gunicorn workers."""
     first, second = make_pg_app(), make_pg_app()
-    with first.app_context():
-        services.seed_run()
+    real_data_seed(first)
     return first, second
 
 
@@ -31,7 +31,7 @@ def test_a_change_in_one_process_retires_the_response_in_every_process(two_proce
     first, second = two_processes
     before = second.test_client().get("/api/course-schedule")
     second.test_client().get("/api/course-schedule")  # now held in the second process's memory too
-    text = services.BUNDLED_SCHEDULE.read_text(encoding="utf-8").replace('"Kolarac2"', '"Kolarac9"', 1)
+    text = shared_data_text("raspored.csv").replace('"Kolarac2"', '"Kolarac9"', 1)
     with first.app_context():
         services.schedule_import(text=text)
     after = second.test_client().get("/api/course-schedule")
@@ -76,8 +76,7 @@ def test_reads_succeed_from_the_database_when_redis_is_down(pg_url, monkeypatch,
     from tests.conftest import _truncate_all
 
     _truncate_all(app)
-    with app.app_context():
-        services.seed_run()  # the change commits; invalidation fails and is logged, not raised
+    real_data_seed(app)  # the change commits; invalidation fails and is logged, not raised
     try:
         with caplog.at_level(logging.WARNING):
             response = app.test_client().get("/api/course-schedule")

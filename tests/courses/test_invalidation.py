@@ -8,9 +8,13 @@ import redis
 
 from raf_network import cache as response_cache
 from raf_network.courses import services
+from tests.conftest import real_data_seed, shared_data_text
 from tests.processes import wait_until
 
-CHANGED = services.BUNDLED_SCHEDULE.read_text(encoding="utf-8").replace('"Kolarac2"', '"Kolarac9"', 1)
+
+def _changed():
+    """The real timetable with one classroom changed."""
+    return shared_data_text("raspored.csv").replace('"Kolarac2"', '"Kolarac9"', 1)
 
 
 def _subscriber(app):
@@ -33,8 +37,7 @@ def _commands(client):
 @pytest.fixture
 def two_workers(make_pg_app):
     first, second = make_pg_app(), make_pg_app()
-    with first.app_context():
-        services.seed_run()
+    real_data_seed(first)
     return first, second
 
 
@@ -45,7 +48,7 @@ def test_a_change_through_one_process_reaches_the_other_once_announced(two_worke
     before = client.get("/api/course-schedule")
     assert client.get("/api/course-schedule").headers["X-Cache"] == "hit-local"
     with writer.app_context():
-        services.schedule_import(text=CHANGED)
+        services.schedule_import(text=_changed())
     deadline = time.monotonic() + 2.0
     while b"Kolarac9" not in (after := client.get("/api/course-schedule")).data:
         assert time.monotonic() < deadline, "the change never reached the other process"
@@ -69,8 +72,7 @@ def test_the_announcement_is_applied_by_the_subscriber_itself(two_workers):
 
 def test_a_hot_read_makes_no_redis_command_while_subscribed(make_pg_app, private_redis):
     app = make_pg_app(redis=private_redis.url)
-    with app.app_context():
-        services.seed_run()
+    real_data_seed(app)
     assert _subscribed(app)
     client = app.test_client()
     etag = client.get("/api/course-schedule").headers["ETag"]
@@ -85,8 +87,7 @@ def test_a_hot_read_makes_no_redis_command_while_subscribed(make_pg_app, private
 
 def test_reads_fall_back_and_stay_correct_while_the_channel_is_down_then_it_recovers(make_pg_app, private_redis):
     reader, writer = make_pg_app(redis=private_redis.url), make_pg_app(redis=private_redis.url)
-    with writer.app_context():
-        services.seed_run()
+    real_data_seed(writer)
     assert _subscribed(reader)
     client = reader.test_client()
     etag = client.get("/api/course-schedule").headers["ETag"]
@@ -98,7 +99,7 @@ def test_reads_fall_back_and_stay_correct_while_the_channel_is_down_then_it_reco
         assert response.headers["X-Cache"] == "bypass" and response.headers["ETag"] == etag
     assert _subscriber(reader).generations is None
     with writer.app_context():
-        services.schedule_import(text=CHANGED)  # committed; its invalidation cannot reach Redis
+        services.schedule_import(text=_changed())  # committed; its invalidation cannot reach Redis
     changed = client.get("/api/course-schedule")
     assert changed.status_code == 200 and b"Kolarac9" in changed.data  # from the database
 
@@ -111,7 +112,7 @@ def test_reads_fall_back_and_stay_correct_while_the_channel_is_down_then_it_reco
     # Healthy again: a further change is announced and seen.
     writer.extensions["response_cache"].down_until = 0.0
     with writer.app_context():
-        services.schedule_import(text=services.BUNDLED_SCHEDULE.read_text(encoding="utf-8"))
+        services.schedule_import(text=shared_data_text("raspored.csv"))
     assert wait_until(lambda: b"Kolarac9" not in client.get("/api/course-schedule").data, 2, interval=0.001)
 
 
@@ -133,8 +134,7 @@ def test_a_forked_process_starts_its_own_subscriber(two_workers, monkeypatch):
 
 
 def test_the_embedded_default_runs_no_subscriber(embedded_app):
-    with embedded_app.app_context():
-        services.seed_run()
+    real_data_seed(embedded_app)
     client = embedded_app.test_client()
     client.get("/api/course-schedule")
     assert client.get("/api/course-schedule").headers["X-Cache"] == "hit-local"

@@ -6,16 +6,16 @@ import pytest
 from raf_network.courses import services
 from raf_network.courses.routes import CatalogueParser
 from raf_network.courses.schemas import ExamEntriesQuerySchema, ScheduleQuerySchema
+from tests.conftest import real_data_seed, shared_data_text
 
 
 def test_a_change_is_seen_by_the_next_read_of_another_process(make_pg_app):
     first, second = make_pg_app(), make_pg_app()
-    with first.app_context():
-        services.seed_run()
+    real_data_seed(first)
     reader = second.test_client()
     before = reader.get("/api/course-schedule")
     assert reader.get("/api/course-schedule").headers["X-Cache"] == "hit-local"
-    text = services.BUNDLED_SCHEDULE.read_text(encoding="utf-8").replace('"Kolarac2"', '"Kolarac9"', 1)
+    text = shared_data_text("raspored.csv").replace('"Kolarac2"', '"Kolarac9"', 1)
     with first.app_context():
         services.schedule_import(text=text)
     after = reader.get("/api/course-schedule", headers={"If-None-Match": before.headers["ETag"]})

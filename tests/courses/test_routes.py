@@ -8,7 +8,7 @@ import pytest
 from raf_network.courses import services
 from raf_network.courses.models import DAY_CODES
 from raf_network.extensions import db
-from tests.conftest import count_queries
+from tests.conftest import count_queries, shared_data_text
 
 
 def test_full_timetable_in_the_contract_shape(seeded):
@@ -102,10 +102,10 @@ def test_courses_list_and_detail(seeded):
 def test_examination_periods_visible_only_and_entries_by_date(seeded):
     client = seeded.test_client()
     periods = client.get("/api/examination-periods").get_json()
-    assert [p["name"] for p in periods] == ["Januarski rok 2027"]
-    assert periods[0]["start_date"] == "2027-01-18" and periods[0]["end_date"] == "2027-02-07"
+    assert [p["name"] for p in periods] == ["Kolokvijumska nedelja 1, 2023/24"]
+    assert periods[0]["start_date"] == "2023-11-18" and periods[0]["end_date"] == "2023-11-26"
     exams = client.get(f"/api/examination-entries?examination_period={periods[0]['id']}").get_json()
-    assert len(exams) == 6 and [e["date"] for e in exams] == sorted(e["date"] for e in exams)
+    assert len(exams) == 78 and [e["date"] for e in exams] == sorted(e["date"] for e in exams)
     assert {"id", "time", "classroom", "professor", "date", "course"} <= set(exams[0])
     assert exams[0]["examination_period"]["id"] == periods[0]["id"]
 
@@ -158,7 +158,7 @@ def test_hot_read_is_served_from_the_cache_without_queries(seeded):
 def test_import_invalidates_the_cache_and_changes_the_etag(seeded):
     client = seeded.test_client()
     before = client.get("/api/course-schedule")
-    text = services.BUNDLED_SCHEDULE.read_text(encoding="utf-8").replace('"Kolarac2"', '"Kolarac9"', 1)
+    text = shared_data_text("raspored.csv").replace('"Kolarac2"', '"Kolarac9"', 1)
     with seeded.app_context():
         changes = services.schedule_import(text=text)
     assert changes.counts == {"created": 0, "updated": 1, "removed": 0}

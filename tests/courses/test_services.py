@@ -5,13 +5,14 @@ import pytest
 from sqlalchemy import func, select
 
 from raf_network.courses import services
-from raf_network.courses.models import Course, ExamEntry, ScheduleEntry
+from raf_network.courses.models import Course, ScheduleEntry
 from raf_network.errors import ValidationFailed
 from raf_network.extensions import db
+from tests.conftest import shared_data_text
 
 
-def test_bundled_file_gives_326_entries_and_74_courses_without_the_bom():
-    parsed = services.schedule_csv_parse(services.BUNDLED_SCHEDULE.read_text(encoding="utf-8"))
+def test_the_real_file_gives_326_entries_and_74_courses_without_the_bom():
+    parsed = services.schedule_csv_parse(shared_data_text("raspored.csv"))
     assert parsed.errors == []
     assert len(parsed.schedule) == 326
     assert len(parsed.courses) == 74
@@ -59,24 +60,13 @@ def test_bad_rows_are_reported_with_line_numbers():
 
 
 def test_import_with_a_bad_row_writes_nothing(app):
-    good = services.BUNDLED_SCHEDULE.read_text(encoding="utf-8")
+    good = shared_data_text("raspored.csv")
     with app.app_context():
         with pytest.raises(ValidationFailed) as raised:
             services.schedule_import(text=good.rstrip("\n") + '\n"Bad","P","x","101","PON","13-11","R"\n')
         assert "line 327" in raised.value.errors["rows"][0]
         assert db.session.scalar(select(func.count()).select_from(ScheduleEntry)) == 0
         assert db.session.scalar(select(func.count()).select_from(Course)) == 0
-
-
-def test_seed_is_idempotent(app):
-    with app.app_context():
-        first = services.seed_run()
-        assert first.counts == {"created": 74 + 326 + 1 + 6, "updated": 0, "removed": 0}
-        second = services.seed_run()
-        assert second.empty
-        assert db.session.scalar(select(func.count()).select_from(ScheduleEntry)) == 326
-        assert db.session.scalar(select(func.count()).select_from(Course)) == 74
-        assert db.session.scalar(select(func.count()).select_from(ExamEntry)) == 6
 
 
 def _entry(**overrides):

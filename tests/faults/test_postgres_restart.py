@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from tests.conftest import _make_app, report_figure
+from tests.conftest import _make_app, real_data_seed, report_figure
 from tests.processes import PrivatePostgres, WebProcess
 
 pytestmark = pytest.mark.slow
@@ -23,12 +23,11 @@ def private_postgres():
 def test_postgres_restart_under_load(private_postgres):
     from flask_migrate import upgrade
 
-    from raf_network.courses.services import seed_run
-
     app = _make_app(private_postgres.url, redis_url=None)
     with app.app_context():
         upgrade()
-        seed_run()
+    real_data_seed(app)
+    with app.app_context():
         from raf_network.extensions import db
 
         db.engine.dispose()

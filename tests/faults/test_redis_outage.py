@@ -2,16 +2,14 @@
 is down, and the cache is used again once Redis is back — with the real gunicorn process."""
 import pytest
 
-from raf_network.courses.services import seed_run
-from tests.conftest import report_figure
+from tests.conftest import real_data_seed, report_figure
 from tests.processes import WebProcess, wait_until
 
 pytestmark = pytest.mark.slow
 
 
 def test_reads_survive_a_redis_outage(pg_app, pg_url, private_redis):
-    with pg_app.app_context():
-        seed_run()
+    real_data_seed(pg_app)
     web = WebProcess({"DATABASE_URL": pg_url, "REDIS_URL": private_redis.url})
     checked = 0
     try:

@@ -14,6 +14,7 @@ from raf_network.courses.models import DAY_CODES, Course, ExamEntry, ExamPeriod,
 from raf_network.extensions import cache, db
 from raf_network.webhook.models import WebhookDelivery
 from raf_network.webhook.services import signature_sign
+from tests.conftest import shared_data_text
 
 URL = "/api/webhooks/courses"
 CATALOGUE_MODELS = (Course, ScheduleEntry, ExamPeriod, ExamEntry)
@@ -31,8 +32,8 @@ def json_value(value):
 
 
 def raf_snapshot(timestamp="2026-11-26T09:00:00Z", **extra):
-    """The bundled real RAF timetable (schedule_csv_parse) as a courses.snapshot payload."""
-    parsed = course_services.schedule_csv_parse(course_services.BUNDLED_SCHEDULE.read_text(encoding="utf-8"))
+    """The real RAF timetable (../shared/data/raspored.csv, schedule_csv_parse) as a courses.snapshot payload."""
+    parsed = course_services.schedule_csv_parse(shared_data_text("raspored.csv"))
     assert not parsed.errors
     schedule = [{**entry, "day": DAY_CODES[entry["day"]], "start": json_value(entry["start"]),
                  "end": json_value(entry["end"])} for entry in parsed.schedule]

@@ -98,8 +98,8 @@ def test_a_snapshot_removes_what_it_no_longer_lists_including_seeded_data(seeded
     response = deliver(seeded, payload)
     assert response.status_code == 200
     body = response.get_json()
-    # The seed's sample exam period and its 6 exams are not in the snapshot either.
-    assert body["removed"] == 1 + 1 + 6 and body["created"] == 0
+    # The seed's real colloquium week and its 78 exams are not in the snapshot either.
+    assert body["removed"] == 1 + 1 + 78 and body["created"] == 0
     assert entry_row(seeded, dropped["id"]).deleted_at is not None
     assert seeded.test_client().get("/api/examination-periods").get_json() == []
     assert len(seeded.test_client().get("/api/course-schedule").get_json()) == 325
