@@ -265,8 +265,16 @@ def main():
     parser = argparse.ArgumentParser(description="Serve a generated alumni portal until terminated.")
     parser.add_argument("--people", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--edit-every", type=int, default=0,
+                        help="edit every Nth person (biography, a job's role), as a re-import would find them")
     args = parser.parse_args()
-    stub = AlumniPortalStub(**portal_generate(args.people, seed=args.seed)).start()
+    data = portal_generate(args.people, seed=args.seed)
+    for portal_id, person in data["people"].items():
+        if args.edit_every and portal_id % args.edit_every == 0:
+            person["biografija"] = f"Измењена биографија {portal_id}."
+            for job in person["zaposlenja"][:1]:
+                job["radno_mesto"] = "Engineering Manager"
+    stub = AlumniPortalStub(**data).start()
     print(stub.url, flush=True)
     try:
         threading.Event().wait()
