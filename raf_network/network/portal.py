@@ -15,13 +15,13 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import date
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 from requests.adapters import HTTPAdapter
 
-from raf_network.errors import ApiError
+from raf_network.errors import ApiError, ValidationFailed
 from raf_network.network.models import STUDY_KINDS
 
 TRANSIENT_STATUSES = frozenset({502, 503, 504})
@@ -107,8 +107,7 @@ class PortalText(fields.String):
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
-        return text
+        return super()._deserialize(value, attr, data, **kwargs).strip()
 
 
 def _text(max_length, **kwargs):
@@ -239,6 +238,9 @@ class PortalClient:
     """Reads the portal at ``url``. Safe to share between the import's fetching threads; close it when done."""
 
     def __init__(self, *, url, concurrency, timeout):
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+            raise ValidationFailed(f"The alumni portal's address must be an http(s) URL, not {url!r}.",
+                                   errors={"url": ["Not an http(s) URL."]})
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
@@ -295,7 +297,7 @@ class PortalClient:
 
     def picture_get(self, name, *, max_bytes):
         """A picture's bytes; larger than ``max_bytes`` is a PortalFetchError (read no further than that)."""
-        return self._get(f"/images/slike/{quote(name)}", max_bytes)
+        return self._get(f"/images/slike/{quote(name, safe='')}", max_bytes)  # one path segment, whatever the name
 
     # -- plumbing --------------------------------------------------------------------------------------------------
 
@@ -357,6 +359,8 @@ class PortalClient:
             # A refused or reset connection; also a body that stopped arriving (requests reports a read timeout
             # while streaming as a ConnectionError).
             raise _Transient(f"connection failed ({_reason(error)})") from None
+        except requests.RequestException as error:  # an address requests cannot use, too many redirects …
+            raise PortalFetchError(f"request failed ({_reason(error)})") from None
 
 
 class _Transient(PortalFetchError):

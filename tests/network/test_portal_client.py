@@ -134,3 +134,17 @@ def test_unusable_portal_settings_refuse_to_start(setting, value):
 
     with pytest.raises(ConfigError, match=setting):
         create_app("testing", **{setting: value})
+
+
+@pytest.mark.parametrize("url", ["alumni.raf.edu.rs", "ftp://alumni.raf.edu.rs", "http://", "file:///etc/passwd"])
+def test_an_address_that_is_not_http_is_refused(url):
+    from raf_network.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed, match="http"):
+        PortalClient(url=url, concurrency=2, timeout=1)
+
+
+def test_a_picture_name_stays_one_path_segment(portal, client):
+    portal.pictures["a/../b.jpg"] = b"picture"
+    assert client.picture_get("a/../b.jpg", max_bytes=100) == b"picture"
+    assert "/images/slike/a%2F..%2Fb.jpg" in portal.requests

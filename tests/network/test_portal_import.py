@@ -306,3 +306,9 @@ def test_the_job_imports_from_the_url_alone(app, portal):
     with app.app_context():
         enqueue(portal_import_job, portal.url)
         assert sorted(db.session.scalars(select(Profile.portal_id))) == [1, 2, 3]
+
+
+def test_an_address_that_is_not_a_url_is_a_clear_error(embedded_app):
+    result = _import(embedded_app.test_cli_runner(), "alumni.raf.edu.rs")
+    assert result.exit_code == 1
+    assert "error: The alumni portal's address must be an http(s) URL, not 'alumni.raf.edu.rs'." in result.stderr
