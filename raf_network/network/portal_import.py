@@ -140,6 +140,8 @@ def portal_import(*, url=None, progress=None):
         db.session.rollback()
         raise
     report.write_seconds = time.perf_counter() - started
+    # Fetch problems arrive in completion order: by person (portal-wide ones first), each person's in order.
+    report.problems.sort(key=lambda problem: (problem[0] is not None, problem[0] or 0))
     if report.changed:
         cache_families_invalidate(["network"])
     log.info("portal import from %s: %d listed, %d fetched, %d failed, people %s", url, report.listed,
