@@ -229,6 +229,12 @@ class Config:
         self.WEBHOOK_MAX_DELETE_SHARE = _env_float("WEBHOOK_MAX_DELETE_SHARE", 0.5)
         self.WEBHOOK_RATE_LIMIT = _env("WEBHOOK_RATE_LIMIT", "60 per minute")
 
+        # The faculty's alumni portal, read by `flask network import-portal` (its public JSON API). People are
+        # fetched PORTAL_CONCURRENCY at a time, each request may take PORTAL_TIMEOUT seconds (connect and read).
+        self.ALUMNI_PORTAL_URL = _env("ALUMNI_PORTAL_URL", "http://alumni.raf.edu.rs").rstrip("/")
+        self.PORTAL_CONCURRENCY = _env_int("PORTAL_CONCURRENCY", 16)
+        self.PORTAL_TIMEOUT = _env_float("PORTAL_TIMEOUT", 10.0)
+
         self.JSON_SORT_KEYS = False
         self.MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
 
@@ -253,6 +259,7 @@ class Config:
         if self.PUSH_CLAIM_LEASE <= 3 * self.PUSH_HTTP_TIMEOUT * rounds:
             raise ConfigError("PUSH_CLAIM_LEASE must exceed 3 × PUSH_HTTP_TIMEOUT × ⌈PUSH_CHUNK_SIZE / "
                               "PUSH_CONCURRENCY⌉ (the longest one chunk can take)")
+        self._portal_validate()
         if any(interval < 0 for interval in self.PUSH_RETRY_INTERVALS):
             raise ConfigError("PUSH_RETRY_INTERVALS must not be negative")
         if self.PUSH_BACKEND == "fcm" and not self.FIREBASE_CREDENTIALS:
@@ -260,6 +267,13 @@ class Config:
                 raise ConfigError("PUSH_BACKEND=fcm needs FIREBASE_CREDENTIALS (a file path or the JSON itself)")
             if not self.FIREBASE_PROJECT_ID:
                 raise ConfigError("FCM_URL without FIREBASE_CREDENTIALS needs FIREBASE_PROJECT_ID")
+
+
+    def _portal_validate(self):
+        if not 1 <= self.PORTAL_CONCURRENCY <= 64:
+            raise ConfigError("PORTAL_CONCURRENCY must be between 1 and 64 (requests to the alumni portal at a time)")
+        if self.PORTAL_TIMEOUT <= 0:
+            raise ConfigError("PORTAL_TIMEOUT must be a positive number of seconds")
 
 
 # Development only (documented in the README), so `flask webhook send` works with zero configuration.

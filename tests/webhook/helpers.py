@@ -8,7 +8,7 @@ from datetime import time as clock
 
 from sqlalchemy import select
 
-from raf_network.cache import FAMILIES as CACHE_FAMILIES
+from raf_network.cache import FAMILIES
 from raf_network.courses import services as course_services
 from raf_network.courses.models import DAY_CODES, Course, ExamEntry, ExamPeriod, ScheduleEntry
 from raf_network.extensions import cache, db
@@ -20,6 +20,9 @@ URL = "/api/webhooks/courses"
 CATALOGUE_MODELS = (Course, ScheduleEntry, ExamPeriod, ExamEntry)
 CATALOGUE_TABLES = ("course", "schedule_entry", "exam_period", "exam_entry")
 READS = ("/api/courses", "/api/course-schedule", "/api/examination-periods")
+# The cache families those reads are built from: the catalogue's (the network's feed is no catalogue read, and a
+# delivery never touches it).
+CACHE_FAMILIES = tuple(family for family in FAMILIES if family != "network")
 _ids = itertools.count(1)
 
 

@@ -1,0 +1,76 @@
+"""Operator commands of the alumni network (``flask network …``): ``import-portal`` reads the faculty's alumni
+portal into the network (``portal_import``)."""
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from raf_network.errors import ApiError
+from raf_network.network.portal_import import portal_import
+
+network_cli = AppGroup("network", help="The alumni network: import from the alumni portal, link accounts to profiles.")
+
+
+class FetchProgress:
+    """A progress bar (on stderr, so the summary on stdout stays clean for scripts) over the people being fetched,
+    opened once the portal's list says how many there are."""
+
+    def __init__(self):
+        self.bar = None
+        self.shown = 0
+
+    def __call__(self, done, total):
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label="fetching alumni", show_pos=True, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.shown)
+        self.shown = done
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+@network_cli.command("import-portal")
+@click.argument("url", required=False)
+def import_portal_command(url):
+    """Import everyone the alumni portal lists (URL, default ALUMNI_PORTAL_URL); safe to run again."""
+    progress = FetchProgress()
+    try:
+        report = portal_import(url=url, progress=progress)
+    except ApiError as error:
+        progress.close()
+        click.echo(f"error: {error.message}", err=True)
+        for line in (error.errors or {}).get("failed", []):
+            click.echo(f"  failed {line}", err=True)
+        sys.exit(1)
+    progress.close()
+    _summary(report)
+
+
+def _counts(counts, *, removed=False):
+    text = f"{counts.created} created, {counts.updated} updated"
+    return f"{text}, {counts.removed} removed" if removed else text
+
+
+def _summary(report):
+    echo = click.echo
+    echo(f"imported from {report.url}: {report.listed} listed, {report.fetched} fetched, "
+         f"{len(report.failed)} failed")
+    echo(f"people: {_counts(report.people)}")
+    echo(f"companies: {_counts(report.companies)}")
+    echo(f"degrees: {_counts(report.degrees)}")
+    echo(f"academic histories: {_counts(report.academic, removed=True)}")
+    echo(f"employment histories: {_counts(report.employment, removed=True)}")
+    echo(f"pictures stored: {report.pictures_stored}")
+    echo(f"unreadable dates: {len(report.unreadable_dates)}")
+    for portal_id, name, field, text in report.unreadable_dates:
+        echo(f"  #{portal_id} {name}, {field}: {text!r}")
+    echo(f"failed fetches: {len(report.failed)}")
+    for portal_id, reason in report.failed:
+        echo(f"  #{portal_id}: {reason}")
+    echo(f"other problems: {len(report.problems)}")
+    for portal_id, message in report.problems:
+        echo(f"  {'#' + str(portal_id) if portal_id is not None else 'portal'}: {message}")
+    rate = report.fetched / (report.fetch_seconds + report.write_seconds or 1)
+    echo(f"took {report.fetch_seconds:.2f} s fetching, {report.write_seconds:.2f} s writing ({rate:.0f} people/s)")
