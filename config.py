@@ -121,13 +121,16 @@ class Config:
         self.CACHE_DEFAULT_TIMEOUT = _env_int("CACHE_DEFAULT_TIMEOUT", 3600)
         self.CACHE_KEY_PREFIX = _env("CACHE_KEY_PREFIX", "raf:")
         if self.REDIS_URL:
-            self.CACHE_TYPE = "raf_network.cache.BytesRedisCache"
+            self.CACHE_TYPE = "raf_network.cache.bodies.BytesRedisCache"
             self.CACHE_REDIS_URL = self.REDIS_URL
             # Short: a slow or unreachable cache must not hold up reads that the database can serve.
             timeout = _env_float("CACHE_REDIS_TIMEOUT", 0.5)
             self.CACHE_OPTIONS = {"socket_connect_timeout": timeout, "socket_timeout": timeout}
         else:
             self.CACHE_TYPE = "SimpleCache"
+        # With Redis: how often each process re-reads the cache generations even when no announcement came (the
+        # bound on how late another process can see a change whose announcement was lost).
+        self.CACHE_RESYNC_SECONDS = _env_float("CACHE_RESYNC_SECONDS", 5.0)
         # Cache-Control max-age (seconds) for catalogue reads; 0 = clients revalidate with ETag every time.
         self.CATALOGUE_MAX_AGE = _env_int("CATALOGUE_MAX_AGE", 0)
 

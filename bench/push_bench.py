@@ -55,7 +55,7 @@ def worker_main(stats_path):
     statements = [0]
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", lambda *args: statements.__setitem__(0, statements[0] + 1))
-        import firebase_admin  # noqa: F401  (imported up front so "before" includes the library, as after a first job)
+        import raf_network.notifications.push  # noqa: F401  (imported up front, as after a first job)
 
         before = _memory()
 
@@ -227,7 +227,7 @@ def main():
         for run, tokens, elapsed, statements, per_batch, rss_before, hwm, worker_cpu, driver_cpu in rows:
             print(f"| {run} | {tokens} | {elapsed:.2f} s | {tokens / elapsed:.0f} | {statements} | {per_batch:.1f} "
                   f"| {rss_before} | {hwm} | {worker_cpu:.1f} s | {driver_cpu:.1f} s |")
-        print(f"\nWorker RSS when idle before the first run: {first_rss} MB (firebase_admin imported). "
+        print(f"\nWorker RSS when idle before the first run: {first_rss} MB (the push sender imported). "
               "Statements are the worker's push job (planning + sending deliveries); the summary "
               "(timetable_changes_notify) runs in the driver, as the webhook job would before enqueueing it.")
     print(report.getvalue())

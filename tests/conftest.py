@@ -266,15 +266,20 @@ def seeded(app):
 
 @contextmanager
 def count_queries(app):
-    """Counts SQL statements executed on the app's engine inside the block."""
+    """Counts SQL statements executed on the app's engine inside the block, by this thread (a request of the test
+    client; not the cache's background subscriber)."""
+    import threading
+
     from raf_network.extensions import db
 
     with app.app_context():
         engine = db.engine
     statements = []
+    thread = threading.get_ident()
 
     def before_execute(conn, cursor, statement, *args):
-        statements.append(statement)
+        if threading.get_ident() == thread:
+            statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", before_execute)
     try:

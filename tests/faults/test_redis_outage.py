@@ -22,7 +22,8 @@ def test_reads_survive_a_redis_outage(pg_app, pg_url, private_redis):
             response = web.get("/api/course-schedule")
             checked += 1
             assert response.status_code == 200 and len(response.json()) == 326
-            assert response.headers["X-Cache"] == "bypass"
+            # Built without the shared store, or from the worker's memory checked against the database.
+            assert response.headers["X-Cache"] in ("bypass", "hit-local")
             assert response.headers["ETag"] == first.headers["ETag"]
         ready = web.get("/readyz")
         assert ready.status_code == 503 and "redis" in ready.json()["status"]

@@ -1,11 +1,13 @@
 """A local stand-in for FCM's HTTP v1 API and Google's OAuth token endpoint, on 127.0.0.1.
 
-Threaded (firebase-admin's ``send_each`` sends one request per message, concurrently). Each token can be
-scripted with a list of answers, used one per request (the last one repeats): ``"ok"``, ``"UNREGISTERED"``,
+Threaded (the push sender sends many requests concurrently). Each token can be scripted with a list of
+answers, used one per request (the last one repeats): ``"ok"``, ``"UNREGISTERED"``,
 ``"SENDER_ID_MISMATCH"``, ``"INVALID_TOKEN"`` (INVALID_ARGUMENT naming the registration token),
 ``"INVALID_ARGUMENT"`` (a payload problem), ``"QUOTA_EXCEEDED"``, ``"UNAVAILABLE"``, ``"INTERNAL"``,
-``"THIRD_PARTY_AUTH_ERROR"``. Every request is recorded. ``service_account(tmp_path)`` writes an offline
-service-account JSON (a fresh RSA key) whose ``token_uri`` is this stub, so nothing ever reaches Google.
+``"THIRD_PARTY_AUTH_ERROR"``, ``"AUTH_EXPIRED"`` (401 UNAUTHENTICATED: the OAuth access token is no longer
+accepted), ``"BAD_GATEWAY"`` (a 502 HTML page from a proxy in between). Every request is recorded.
+``service_account(tmp_path)`` writes an offline service-account JSON (a fresh RSA key) whose ``token_uri`` is this
+stub, so nothing ever reaches Google. ``TlsInterceptingProxy`` puts the stub behind TLS at Google's own host names.
 """
 import itertools
 import json
@@ -121,7 +123,7 @@ class FcmStub:
                                                                    "credentials.", "status": "UNAUTHENTICATED"}})
             return
         message = json.loads(raw)["message"]
-        token = message.get("fid") or message.get("token")
+        token = message.get("token")
         answer = self._answer_for(token)
         with self.lock:
             self.received += 1
@@ -131,6 +133,18 @@ class FcmStub:
                 self.sent += 1
         if answer == "ok":
             handler._reply(200, {"name": f"projects/stub/messages/{next(self._ids)}"})
+            return
+        if answer == "AUTH_EXPIRED":
+            handler._reply(401, {"error": {"code": 401, "status": "UNAUTHENTICATED",
+                                           "message": "Request had invalid authentication credentials."}})
+            return
+        if answer == "BAD_GATEWAY":
+            page = b"<html><body>502 Bad Gateway</body></html>"
+            handler.send_response(502)
+            handler.send_header("Content-Type", "text/html")
+            handler.send_header("Content-Length", str(len(page)))
+            handler.end_headers()
+            handler.wfile.write(page)
             return
         status, rpc_status, fcm_code, text, details = ERRORS[answer]
         handler._reply(status, {"error": {
@@ -155,3 +169,86 @@ def service_account(directory, *, token_uri, project_id="raf-network-test"):
     path = directory / "service-account.json"
     path.write_text(json.dumps(info))
     return path
+
+
+class TlsInterceptingProxy:
+    """An HTTPS proxy (``CONNECT``) that answers every tunnel itself, with TLS under a certificate of a throw-away
+    CA, and serves the requests inside with ``stub``'s handler.
+
+    firebase-admin's FCM endpoint is fixed (``https://fcm.googleapis.com``); with ``HTTPS_PROXY`` set to this proxy
+    and the CA trusted (``REQUESTS_CA_BUNDLE``/``SSL_CERT_FILE`` = ``ca_path``), its real code path — TLS included —
+    reaches the stub. Used by bench/fcm_sender_bench.py to measure firebase-admin's ``send_each``.
+    """
+
+    def __init__(self, stub, directory, hosts=("fcm.googleapis.com", "oauth2.googleapis.com")):
+        import ssl
+
+        self.ca_path, cert_path, key_path = _certificates(directory, hosts)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_path, key_path)
+        handler_class = stub.server.RequestHandlerClass
+
+        class Tunnel(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_CONNECT(self):  # noqa: N802 (http.server's naming)
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                self.wfile.flush()
+                tls = context.wrap_socket(self.connection, server_side=True)
+                handler_class(tls, self.client_address, stub.server)  # serves the keep-alive requests inside
+                self.close_connection = True
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 1024
+
+        self.server = Server(("127.0.0.1", 0), Tunnel)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _certificates(directory, hosts):
+    """A CA and a certificate for ``hosts`` signed by it, as PEM files in ``directory``."""
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(timezone.utc)
+    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "raf-network test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(hours=1))
+          .not_valid_after(now + timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    leaf = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
+            .issuer_name(ca_name).public_key(leaf_key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host) for host in hosts]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = [directory / name for name in ("ca.pem", "leaf.pem", "leaf.key")]
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                serialization.NoEncryption()))
+    return [str(path) for path in paths]

@@ -8,10 +8,11 @@ from datetime import time as clock
 
 from sqlalchemy import select
 
-from raf_network.cache import FAMILIES
+from raf_network.cache import FAMILIES as CACHE_FAMILIES
+from raf_network.cache.generations import generations_read
 from raf_network.courses import services as course_services
 from raf_network.courses.models import DAY_CODES, Course, ExamEntry, ExamPeriod, ScheduleEntry
-from raf_network.extensions import cache, db
+from raf_network.extensions import db
 from raf_network.webhook.models import WebhookDelivery
 from raf_network.webhook.services import signature_sign
 from tests.conftest import shared_data_text
@@ -20,9 +21,6 @@ URL = "/api/webhooks/courses"
 CATALOGUE_MODELS = (Course, ScheduleEntry, ExamPeriod, ExamEntry)
 CATALOGUE_TABLES = ("course", "schedule_entry", "exam_period", "exam_entry")
 READS = ("/api/courses", "/api/course-schedule", "/api/examination-periods")
-# The cache families those reads are built from: the catalogue's (the network's feed is no catalogue read, and a
-# delivery never touches it).
-CACHE_FAMILIES = tuple(family for family in FAMILIES if family != "network")
 _ids = itertools.count(1)
 
 
@@ -71,12 +69,12 @@ def catalogue_rows(app):
 
 
 def cache_state(app):
-    """The cache generations of every family and the ETag of every catalogue read."""
+    """The cache generations of every family (the network's too: a delivery must not touch it) and the ETag of every
+    catalogue read."""
     client = app.test_client()
-    etags = {path: client.get(path).headers.get("ETag") for path in READS}  # reads create missing generations
+    etags = {path: client.get(path).headers.get("ETag") for path in READS}
     with app.app_context():
-        generations = {family: cache.get(f"gen:{family}") for family in CACHE_FAMILIES}
-    assert None not in generations.values()
+        generations = generations_read(db.session, CACHE_FAMILIES)
     return generations, etags
 
 
