@@ -6,6 +6,7 @@ from pathlib import Path
 from flask import Flask
 
 from config import CONFIGS, Config
+from raf_network.json_input import StrictJSONProvider
 
 
 def create_app(config=None, **overrides):
@@ -15,6 +16,7 @@ def create_app(config=None, **overrides):
     class or instance. ``overrides``: settings that win over the environment (tests use them).
     """
     app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"))
+    app.json = StrictJSONProvider(app)  # request.get_json() decodes like every other body (json_input.py)
     settings = _config_object(config)
     for key, value in overrides.items():
         setattr(settings, key, value)

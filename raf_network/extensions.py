@@ -7,13 +7,14 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from marshmallow import RAISE
+from marshmallow import RAISE, missing
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 from webargs.flaskparser import FlaskParser
 from werkzeug.routing import IntegerConverter
 
 from raf_network.errors import Api
+from raf_network.json_input import json_parse
 
 # Stable constraint names, so Alembic migrations are reproducible on every backend.
 NAMING_CONVENTION = {
@@ -93,9 +94,18 @@ class NoSessionInterface(SessionInterface):
 
 
 class StrictParser(FlaskParser):
-    """Unknown query, body and form fields are errors (422), not silently dropped: allow-list input."""
+    """Unknown query, body and form fields are errors (422), not silently dropped: allow-list input.
+
+    JSON bodies are decoded by ``raf_network.json_input.json_parse`` (depth bound, no duplicated keys, no
+    NaN, no lone surrogates: 400), not by webargs' own ``json.loads``."""
 
     DEFAULT_UNKNOWN_BY_LOCATION = {location: RAISE for location in FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION}
+
+    def load_json(self, req, schema):
+        if not req.is_json:
+            return missing  # as webargs: a body that does not claim to be JSON is not read as JSON
+        data = req.get_data(cache=True)
+        return json_parse(data) if data else missing
 
 
 class Blueprint(flask_smorest.Blueprint):
