@@ -134,10 +134,14 @@ def register_request_hooks(app):
     from raf_network.log_setup import request_id_assign, request_id_header
     from raf_network.metrics import request_finished, request_started
     from raf_network.security import proxy_fix_install, security_headers
+    from raf_network.users.auth import personal_cache_control, request_authenticate
 
     proxy_fix_install(app)
     app.before_request(request_started)
     app.before_request(request_id_assign)
+    # Before the view runs, so before any @blp.arguments parsing: anonymous bad bodies are 401, not 422.
+    app.before_request(request_authenticate)
+    app.after_request(personal_cache_control)
     app.after_request(request_id_header)
     app.after_request(security_headers)
     app.after_request(request_finished)

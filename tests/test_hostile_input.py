@@ -150,3 +150,54 @@ def test_a_body_that_is_not_json_at_all_is_400_in_the_error_format(embedded_app)
     response = embedded_app.test_client().post("/api/auth/refresh", data=json.dumps({"x": 1})[:-1],
                                                content_type="application/json")
     _assert_error(response, 400)
+
+
+# ---- authentication comes before the body ------------------------------------------------------------
+
+def test_every_protected_operation_authenticates_before_reading_its_input(embedded_app):
+    """Anonymous requests with a bad body and an unknown query parameter: 401 (never 422, 400 or 404
+    from parsing), on every operation the spec marks as needing a bearer token."""
+    client = embedded_app.test_client()
+    protected = list(_operations(_spec(embedded_app), secured=True))
+    assert len(protected) >= 20
+    for method, path, _operation in protected:
+        for kwargs in ({"data": b'{"no_such_field": 1}', "content_type": "application/json"},
+                       {"data": NESTED, "content_type": "application/json"},
+                       {"query_string": {"no_such_parameter": "1", "page": "-5"}}):
+            response = client.open(path, method=method, **kwargs)
+            _assert_error(response, 401)
+            assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_wrong_role_is_403_before_its_body_is_read(embedded_app):
+    headers = bearer(embedded_app, user_create(embedded_app, role="student"))
+    response = embedded_app.test_client().post("/api/notifications/broadcast", json={"nonsense": True},
+                                               headers=headers)
+    _assert_error(response, 403)
+
+
+# ---- personal responses are never cached by others; the catalogue is --------------------------------
+
+def test_personal_responses_are_private_and_not_stored(app):
+    app.config["RATELIMIT_ENABLED"] = False
+    headers = bearer(app, user_create(app, role="admin"))
+    client = app.test_client()
+    checked = 0
+    for method, path, _operation in _operations(_spec(app), secured=True):
+        if method != "GET":
+            continue
+        response = client.get(path, headers=headers)
+        assert response.headers["Cache-Control"] == "private, no-store", (path, response.status_code)
+        checked += 1
+    assert checked >= 8
+    for response in (client.patch("/api/me", json={"bio": "hi"}, headers=headers),
+                     client.get("/api/me"),  # 401 of a personal endpoint
+                     client.post("/api/auth/refresh", json={"refresh_token": "nope"})):
+        assert response.headers["Cache-Control"] == "private, no-store", response.status_code
+
+
+def test_catalogue_reads_stay_public_and_cacheable(app):
+    headers = bearer(app, user_create(app))
+    for path in ("/api/courses", "/api/course-schedule", "/api/examination-periods"):
+        response = app.test_client().get(path, headers=headers)  # the released app sends its token anyway
+        assert response.headers["Cache-Control"].startswith("public, max-age="), path

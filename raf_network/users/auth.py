@@ -123,11 +123,21 @@ def current_session():
     return g.auth_session
 
 
-def auth_required(*roles):
-    """Guard a view (or MethodView method): a valid token, and one of ``roles`` when given.
+# The attribute ``auth_required`` and ``personal_response`` leave on a view (or MethodView method). It survives
+# any decorator stacked around it that uses functools.wraps (flask-smorest's and Flask-Limiter's all do).
+AUTH_ROLES = "raf_auth_roles"
+PERSONAL = "raf_personal_response"
+PERSONAL_CACHE_CONTROL = "private, no-store"
 
-    Also documents the bearer security requirement and the 401/403 answers in the OpenAPI spec.
-    Place it below the ``@blp.response``/``@blp.arguments`` decorators.
+
+def auth_required(*roles):
+    """Mark a view (or MethodView method) as needing a valid token, and one of ``roles`` when given.
+
+    ``request_authenticate`` (a ``before_request`` hook the factory registers) authenticates such a request
+    before any argument parsing, whatever position this decorator has among the others: an anonymous
+    request with a bad body is 401, never 422. Its responses are personal (``Cache-Control: private,
+    no-store`` unless the view sets its own). Also documents the bearer security requirement and the
+    401/403 answers in the OpenAPI spec.
     """
     for role in roles:
         if role not in ROLES:
@@ -136,12 +146,12 @@ def auth_required(*roles):
     def decorator(func):
         @wraps(func)
         def wrapper(*args, **kwargs):
-            user, auth_session = access_token_verify(_bearer_token())
-            if roles and user.role not in roles:
-                raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
-            g.current_user, g.auth_session = user, auth_session
+            if g.get("auth_session") is None:
+                _authenticate(roles)  # called without the hook (not through a request): still guarded
             return func(*args, **kwargs)
 
+        setattr(wrapper, AUTH_ROLES, roles)
+        setattr(wrapper, PERSONAL, True)
         responses = {"401": {"description": "Missing, invalid, expired or revoked token", "content": _ERROR_CONTENT}}
         if roles:
             responses["403"] = {"description": f"Needs one of the roles: {', '.join(roles)}",
@@ -149,6 +159,51 @@ def auth_required(*roles):
         return SmorestBlueprint.doc(security=[{BEARER_SCHEME: []}], responses=responses)(wrapper)
 
     return decorator
+
+
+def personal_response(func):
+    """Mark a view that needs no bearer token but answers with something personal (sign-in, refresh: the
+    tokens themselves): ``Cache-Control: private, no-store`` unless the view sets its own."""
+    setattr(func, PERSONAL, True)
+    return func
+
+
+def _authenticate(roles):
+    user, auth_session = access_token_verify(_bearer_token())
+    if roles and user.role not in roles:
+        raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+    g.current_user, g.auth_session = user, auth_session
+
+
+def _view_for_request():
+    """The function that will handle this request: the MethodView method for its HTTP method, or the view."""
+    view = current_app.view_functions.get(request.endpoint)
+    view_class = getattr(view, "view_class", None)
+    if view_class is None:
+        return view
+    method = getattr(view_class, request.method.lower(), None)
+    if method is None and request.method == "HEAD":
+        method = getattr(view_class, "get", None)  # as MethodView dispatches it
+    return method
+
+
+def request_authenticate():
+    """``before_request``: authenticate requests to views marked ``auth_required`` before anything reads
+    their arguments, and note which responses are personal."""
+    view = _view_for_request()
+    if view is None:
+        return
+    g.personal_response = getattr(view, PERSONAL, False)
+    roles = getattr(view, AUTH_ROLES, None)
+    if roles is not None:
+        _authenticate(roles)
+
+
+def personal_cache_control(response):
+    """``after_request``: personal responses (errors included) are never stored by a shared cache."""
+    if g.get("personal_response") and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = PERSONAL_CACHE_CONTROL
+    return response
 
 
 def security_scheme_register(api):

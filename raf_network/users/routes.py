@@ -6,7 +6,7 @@ from flask.views import MethodView
 from raf_network.courses.schemas import ScheduleEntrySchema
 from raf_network.extensions import Blueprint, limiter
 from raf_network.users import services
-from raf_network.users.auth import auth_required, current_session, current_user
+from raf_network.users.auth import auth_required, current_session, current_user, personal_response
 from raf_network.users.schemas import (
     CalendarTokenSchema,
     DeviceSchema,
@@ -45,6 +45,7 @@ class GoogleLogin(MethodView):
     @blp.alt_response(403, description="The account is disabled", **ERROR)
     @blp.alt_response(429, description="Too many sign-ins from this address (`Retry-After`)", **ERROR)
     @blp.alt_response(503, description="Google's signing keys are unreachable (`Retry-After`)", **ERROR)
+    @personal_response
     def post(self, body):
         """Sign in with a Google ID token
 
@@ -64,6 +65,7 @@ class Refresh(MethodView):
     @blp.alt_response(401, description="Unknown, expired or revoked refresh token; a reused one ends its session",
                       **ERROR)
     @blp.alt_response(429, description="Too many refreshes from this address (`Retry-After`)", **ERROR)
+    @personal_response
     def post(self, body):
         """Exchange a refresh token for a new access token and refresh token"""
         return services.session_refresh(refresh_token=body["refresh_token"])
