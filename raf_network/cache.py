@@ -429,3 +429,12 @@ def conditional_response(body, how="miss", *, max_age=None):
         headers["Content-Encoding"] = "gzip"
         return response_class(body.gz, status=200, headers=headers, mimetype="application/json")
     return response_class(body.raw, status=200, headers=headers, mimetype="application/json")
+
+
+def cache_key_for(name, arguments):
+    """The cache key of a response built from ``arguments`` (parsed, typed request arguments; None means
+    absent): an unambiguous encoding, so that no value can make one argument set read as another's (a value
+    holding ``&course=10`` is percent-encoded, not a second argument)."""
+    from urllib.parse import urlencode
+
+    return f"{name}:" + urlencode(sorted((key, value) for key, value in arguments.items() if value is not None))

@@ -86,3 +86,18 @@ def test_reads_succeed_from_the_database_when_redis_is_down(pg_url, monkeypatch,
     assert response.status_code == 200 and len(response.get_json()) == 326
     assert response.headers["X-Cache"] == "bypass"
     assert any("cache unavailable" in record.getMessage() for record in caplog.records)
+
+
+def test_a_filter_value_cannot_poison_another_filter_sets_cache_entry(app):
+    """`?classroom=Raf%26course%3D<id>` (one filter whose value holds `&course=`) and `?classroom=Raf&course=<id>`
+    (two filters) once shared a cache key: whichever came first decided what the other read."""
+    with app.app_context():
+        services.seed_run()
+    client = app.test_client()
+    entries = client.get("/api/course-schedule?classroom=Raf").get_json()
+    course_id = entries[0]["course"]["id"]
+    poison = client.get("/api/course-schedule", query_string={"classroom": f"Raf&course={course_id}"})
+    assert poison.status_code == 200 and poison.get_json() == []
+    honest = client.get(f"/api/course-schedule?classroom=Raf&course={course_id}")
+    expected = [entry for entry in entries if entry["course"]["id"] == course_id]
+    assert honest.get_json() == expected != []
