@@ -131,6 +131,7 @@ def register_blueprints(app):
 
 
 def register_request_hooks(app):
+    from raf_network.extensions import unknown_query_refuse
     from raf_network.log_setup import request_id_assign, request_id_header
     from raf_network.metrics import request_finished, request_started
     from raf_network.security import proxy_fix_install, security_headers
@@ -141,6 +142,7 @@ def register_request_hooks(app):
     app.before_request(request_id_assign)
     # Before the view runs, so before any @blp.arguments parsing: anonymous bad bodies are 401, not 422.
     app.before_request(request_authenticate)
+    app.before_request(unknown_query_refuse)  # after authentication: anonymous callers get 401 first
     app.after_request(personal_cache_control)
     app.after_request(request_id_header)
     app.after_request(security_headers)

@@ -1,6 +1,6 @@
 """Flask extensions, created unbound; ``create_app`` binds them. Nothing here connects to anything."""
 import flask_smorest
-from flask import request
+from flask import current_app, request
 from flask.sessions import NullSession, SessionInterface
 from flask_caching import Cache
 from flask_limiter import Limiter
@@ -13,7 +13,7 @@ from sqlalchemy.orm import DeclarativeBase
 from webargs.flaskparser import FlaskParser
 from werkzeug.routing import IntegerConverter
 
-from raf_network.errors import Api
+from raf_network.errors import Api, ValidationFailed
 from raf_network.json_input import json_parse
 
 # Stable constraint names, so Alembic migrations are reproducible on every backend.
@@ -108,10 +108,54 @@ class StrictParser(FlaskParser):
         return json_parse(data) if data else missing
 
 
+# Left by ``Blueprint.arguments(..., location="query")`` on the view it decorates (carried outward by
+# functools.wraps, like every decorator here).
+QUERY_ARGUMENTS = "raf_query_arguments"
+
+
 class Blueprint(flask_smorest.Blueprint):
-    """The flask-smorest Blueprint every blueprint of this app uses (strict argument parsing)."""
+    """The flask-smorest Blueprint every blueprint of this app uses: strict argument parsing, and views that
+    declare no query arguments refuse any query string (``unknown_query_refuse``)."""
 
     ARGUMENTS_PARSER = StrictParser()
+
+    def arguments(self, schema, *, location="json", **kwargs):
+        decorator = super().arguments(schema, location=location, **kwargs)
+        if location not in ("query", "querystring"):
+            return decorator
+
+        def marking(func):
+            wrapper = decorator(func)
+            setattr(wrapper, QUERY_ARGUMENTS, True)
+            return wrapper
+
+        return marking
+
+
+def view_for_request():
+    """The function that will handle this request: its MethodView method for the HTTP method, or the view
+    function itself; None when nothing matched (404, 405)."""
+    view = current_app.view_functions.get(request.endpoint)
+    view_class = getattr(view, "view_class", None)
+    if view_class is None:
+        return view
+    method = getattr(view_class, request.method.lower(), None)
+    if method is None and request.method == "HEAD":
+        method = getattr(view_class, "get", None)  # as MethodView dispatches it
+    return method
+
+
+def unknown_query_refuse():
+    """``before_request``: one rule for every operation of this app's blueprints — a query parameter the
+    operation does not declare is 422, also where it declares none (views with query arguments are checked
+    by their schema, with ``unknown = RAISE``)."""
+    if not request.args or not isinstance(current_app.blueprints.get(request.blueprint), Blueprint):
+        return
+    view = view_for_request()
+    if view is None or getattr(view, QUERY_ARGUMENTS, False):
+        return
+    unknown = {name: ["Unknown field."] for name in request.args}
+    raise ValidationFailed("this operation takes no query parameters", errors={"query": unknown})
 
 
 INT32_MAX = 2**31 - 1

@@ -201,3 +201,61 @@ def test_catalogue_reads_stay_public_and_cacheable(app):
     for path in ("/api/courses", "/api/course-schedule", "/api/examination-periods"):
         response = app.test_client().get(path, headers=headers)  # the released app sends its token anyway
         assert response.headers["Cache-Control"].startswith("public, max-age="), path
+
+
+# ---- query parameters: bounded, and only the declared ones ----------------------------------------------
+
+HUGE = "9223372036854775807"
+
+
+@pytest.mark.parametrize("path, query", [
+    ("/api/webhooks/deliveries", {"page": HUGE}),
+    ("/api/webhooks/deliveries", {"page": "100001"}),
+    ("/api/webhooks/deliveries", {"page": "0"}),
+    ("/api/webhooks/deliveries", {"page_size": "101"}),
+    ("/api/webhooks/deliveries", {"page_size": HUGE}),
+    ("/api/notifications", {"limit": HUGE}),
+    ("/api/notifications", {"before": HUGE}),
+    ("/api/notifications", {"limit": "0"}),
+])
+def test_pagination_parameters_past_their_bound_are_422(app, path, query):
+    headers = bearer(app, user_create(app, role="admin"))
+    body = _assert_error(app.test_client().get(path, query_string=query, headers=headers), 422)
+    assert set(body["errors"]["query"]) == set(query)
+
+
+def test_the_largest_page_is_an_empty_page_not_an_error(app):
+    headers = bearer(app, user_create(app, role="admin"))
+    response = app.test_client().get("/api/webhooks/deliveries?page=100000&page_size=100", headers=headers)
+    assert response.status_code == 200 and response.get_json() == []
+    assert json.loads(response.headers["X-Pagination"]) == {"total": 0, "total_pages": 0}
+
+
+def test_every_query_parameter_in_the_spec_is_bounded(embedded_app):
+    """Integers have a minimum and a maximum, strings a maxLength or an enum: nothing reaches SQL unbounded."""
+    checked = 0
+    for _method, path, operation in _operations(_spec(embedded_app)):
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] != "query":
+                continue
+            schema = parameter["schema"]
+            if schema.get("type") == "integer":
+                assert "minimum" in schema and "maximum" in schema, (path, parameter["name"])
+            elif schema.get("type") == "string":
+                assert "maxLength" in schema or "enum" in schema, (path, parameter["name"])
+            checked += 1
+    assert checked >= 10
+
+
+def test_an_undeclared_query_parameter_is_422_on_every_operation(embedded_app):
+    """One rule for all: including operations that declare no query parameters at all."""
+    embedded_app.config["RATELIMIT_ENABLED"] = False
+    headers = bearer(embedded_app, user_create(embedded_app, role="admin"))
+    client = embedded_app.test_client()
+    checked = 0
+    for method, path, _operation in _operations(_spec(embedded_app)):
+        response = client.open(path, method=method, query_string={"no_such_parameter": "1"}, headers=headers)
+        body = _assert_error(response, 422)
+        assert body["errors"]["query"]["no_such_parameter"] == ["Unknown field."], (method, path)
+        checked += 1
+    assert checked >= 30

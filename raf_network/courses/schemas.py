@@ -46,7 +46,7 @@ class ExamEntrySchema(BaseSchema):
 class ScheduleQuerySchema(BaseSchema):
     course = fields.Integer(strict=False, validate=validate.Range(min=1, max=2**31 - 1),
                             metadata={"description": "Course id"})
-    group = fields.String(validate=validate.Regexp(r"^[0-9A-Za-z]{1,16}$"), metadata={
+    group = fields.String(validate=[validate.Length(min=1, max=16), validate.Regexp(r"^[0-9A-Za-z]{1,16}$")], metadata={
         "description": "A student group; also matches entries shared by several groups", "example": "101"})
     day = fields.String(metadata={"enum": list(DAY_CODES), "description": "PON…NED (MON…SUN also accepted)"})
     type = fields.String(validate=validate.OneOf(["LEC", "LAB"]))

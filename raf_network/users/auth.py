@@ -17,7 +17,7 @@ from flask_smorest import Blueprint as SmorestBlueprint
 from sqlalchemy import select
 
 from raf_network.errors import Forbidden, Unauthorized
-from raf_network.extensions import db
+from raf_network.extensions import db, view_for_request
 from raf_network.users.models import ROLES, AuthSession, RefreshToken, User
 
 ALGORITHM = "HS256"
@@ -175,22 +175,10 @@ def _authenticate(roles):
     g.current_user, g.auth_session = user, auth_session
 
 
-def _view_for_request():
-    """The function that will handle this request: the MethodView method for its HTTP method, or the view."""
-    view = current_app.view_functions.get(request.endpoint)
-    view_class = getattr(view, "view_class", None)
-    if view_class is None:
-        return view
-    method = getattr(view_class, request.method.lower(), None)
-    if method is None and request.method == "HEAD":
-        method = getattr(view_class, "get", None)  # as MethodView dispatches it
-    return method
-
-
 def request_authenticate():
     """``before_request``: authenticate requests to views marked ``auth_required`` before anything reads
     their arguments, and note which responses are personal."""
-    view = _view_for_request()
+    view = view_for_request()
     if view is None:
         return
     g.personal_response = getattr(view, PERSONAL, False)

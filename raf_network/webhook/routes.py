@@ -6,6 +6,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from raf_network.errors import ApiError
 from raf_network.extensions import Blueprint, limiter
+from raf_network.schemas import PAGINATION_HEADER_DOC, PageQuerySchema, pagination_header
 from raf_network.users.auth import auth_required
 from raf_network.webhook import services
 from raf_network.webhook.schemas import DeliveryDetailSchema, DeliveryOutcomeSchema, DeliverySchema, EnvelopeSchema
@@ -70,15 +71,13 @@ def _raw_body():
 
 @blp.route("/webhooks/deliveries")
 class Deliveries(MethodView):
-    @blp.response(200, DeliverySchema(many=True))
-    @blp.paginate()
+    @blp.arguments(PageQuerySchema, location="query", as_kwargs=True)
+    @blp.response(200, DeliverySchema(many=True), headers=PAGINATION_HEADER_DOC)
     @auth_required("admin", "faculty_administrator")
-    def get(self, pagination_parameters):
+    def get(self, page, page_size):
         """Webhook deliveries, newest first (paginated; see the X-Pagination header)"""
-        deliveries, total = services.delivery_list(page=pagination_parameters.page,
-                                                   page_size=pagination_parameters.page_size)
-        pagination_parameters.item_count = total
-        return deliveries
+        deliveries, total = services.delivery_list(page=page, page_size=page_size)
+        return deliveries, pagination_header(page=page, page_size=page_size, total=total)
 
 
 @blp.route("/webhooks/deliveries/<int:delivery_id>")
