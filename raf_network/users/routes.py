@@ -168,7 +168,8 @@ class Devices(MethodView):
         return device, 201 if created else 200
 
 
-@blp.route("/devices/<string:token>")
+# `path`, not `string`: a token stored before tokens were validated may hold a '/', and must stay deletable.
+@blp.route("/devices/<path:token>")
 class DeviceDetail(MethodView):
     @blp.response(204)
     @blp.alt_response(404, description="You have no device with this token", **ERROR)

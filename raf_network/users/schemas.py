@@ -7,6 +7,12 @@ from raf_network.schemas import BaseSchema
 from raf_network.users.models import LOCALES, PLATFORMS, ROLES
 
 ID_RANGE = validate.Range(min=1, max=2**31 - 1)
+# FCM registration tokens are URL-safe base64 with ':' separators ("cXk…:APA91b…", ~150–300 characters
+# today). Nothing else is accepted, so that every stored token can be named in DELETE /api/devices/<token>
+# and none carries a NUL or spaces; 512 is the column's size.
+FCM_TOKEN_PATTERN = r"^[A-Za-z0-9_:-]+$"
+FCM_TOKEN = [validate.Length(min=1, max=512),
+             validate.Regexp(FCM_TOKEN_PATTERN, error="not an FCM registration token (letters, digits, _ : -)")]
 NOT_BLANK = validate.Regexp(r"^\s*\S", error="must not be blank")
 
 
@@ -24,7 +30,7 @@ class RefreshSchema(BaseSchema):
 
 
 class LogoutSchema(BaseSchema):
-    device_token = fields.String(load_only=True, validate=validate.Length(min=1, max=512), metadata={
+    device_token = fields.String(load_only=True, validate=FCM_TOKEN, metadata={
         "description": "FCM token of a device of yours to remove; default: the device this session registered"})
 
 
@@ -64,8 +70,7 @@ class SignInSchema(TokensSchema):
 # ---- devices ----
 
 class DeviceSchema(BaseSchema):
-    token = fields.String(required=True, validate=validate.Length(min=1, max=512),
-                          metadata={"description": "FCM registration token"})
+    token = fields.String(required=True, validate=FCM_TOKEN, metadata={"description": "FCM registration token"})
     platform = fields.String(required=True, validate=validate.OneOf(PLATFORMS))
     app_version = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=32))
     locale = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(LOCALES))
