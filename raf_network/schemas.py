@@ -1,6 +1,7 @@
 """Schema pieces every blueprint shares: the strict base schema, common validators and fields, pagination."""
 import json
 import re
+from datetime import timezone
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
@@ -11,6 +12,66 @@ def printable(value):
     """A marshmallow validator: text without control characters (NUL cannot even be stored)."""
     if CONTROL_CHARACTERS.search(value):
         raise ValidationError("Control characters are not allowed.")
+
+
+# Control characters (Unicode Cc: C0, DEL, C1) a text shown to other people may not hold; a multi-line
+# text may hold line breaks and tabs. The same sets, as JSON Schema patterns, document Text in OpenAPI.
+_CONTROLS = "\\u0000-\\u001f\\u007f-\\u009f"
+_CONTROLS_MULTILINE = "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f"
+_CONTROL_RE = re.compile(f"[{_CONTROLS}]")
+# For single-line text checked outside marshmallow (the webhook's rule tables): the regex and its pattern.
+SINGLE_LINE_CONTROLS = _CONTROL_RE
+SINGLE_LINE_PATTERN = f"^[^{_CONTROLS}]*$"
+_CONTROL_MULTILINE_RE = re.compile(f"[{_CONTROLS_MULTILINE}]")
+
+
+class Text(fields.String):
+    """Text that other people see (names, biographies, announcements): no control characters (line breaks
+    and tabs only when ``multiline``), trimmed when ``trim``, ``min_length``–``max_length`` characters after
+    trimming (``min_length`` ≥ 1: not blank). Documented in OpenAPI with ``minLength``/``maxLength``/
+    ``pattern``, so a generator of valid requests produces only what is accepted."""
+
+    def __init__(self, *, max_length, min_length=1, multiline=False, trim=True, **kwargs):
+        self.max_length, self.min_length, self.multiline, self.trim = max_length, min_length, multiline, trim
+        controls = _CONTROLS_MULTILINE if multiline else _CONTROLS
+        # Not blank (when a minimum is asked for, or when the value is trimmed to nothing) and no control anywhere.
+        pattern = (f"^[^{controls}]*[^\\s{controls}][^{controls}]*$" if min_length >= 1 and trim
+                   else f"^[^{controls}]*$")
+        documented = {"minLength": min_length, "maxLength": max_length, "pattern": pattern}
+        super().__init__(metadata={**documented, **kwargs.pop("metadata", {})}, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        # Checked before trimming: Python's strip() also removes some controls (\x1c–\x1f, \x85).
+        if (_CONTROL_MULTILINE_RE if self.multiline else _CONTROL_RE).search(text):
+            allowed = " (line breaks and tabs are)" if self.multiline else ""
+            raise ValidationError(f"Control characters are not allowed{allowed}.")
+        if self.trim:
+            text = text.strip()
+        if len(text) < self.min_length:
+            raise ValidationError("Must not be blank." if self.min_length == 1 else
+                                  f"Shorter than minimum length {self.min_length}.")
+        if len(text) > self.max_length:
+            raise ValidationError(f"Longer than maximum length {self.max_length}.")
+        return text
+
+
+class UtcDateTime(fields.DateTime):
+    """A moment as every response gives it: UTC, ISO 8601, whole seconds, ``2026-12-01T17:46:12Z``. Naive values
+    (SQLite hands them back) are UTC. Loads ISO 8601 with an offset (naive input is taken as UTC), as UTC."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="iso", **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        moment = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return moment.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
 class BaseSchema(Schema):

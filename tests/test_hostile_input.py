@@ -259,3 +259,77 @@ def test_an_undeclared_query_parameter_is_422_on_every_operation(embedded_app):
         assert body["errors"]["query"]["no_such_parameter"] == ["Unknown field."], (method, path)
         checked += 1
     assert checked >= 30
+
+
+# ---- text shown to other people, and moments in responses --------------------------------------------
+
+def test_text_fields_trim_refuse_controls_and_allow_newlines_only_where_multiline():
+    from marshmallow import ValidationError
+
+    from raf_network.schemas import Text
+
+    name, bio = Text(max_length=5), Text(max_length=20, min_length=0, multiline=True)
+    assert name.deserialize("  Ana  ") == "Ana"
+    assert bio.deserialize("first\r\nsecond\tthird") == "first\r\nsecond\tthird"
+    assert bio.deserialize("   ") == ""
+    for bad in ("A\nB", "A\tB", "\x00", "\x1b", "\x7f", "\x9b", "   ", "", "abcdef"):
+        with pytest.raises(ValidationError):
+            name.deserialize(bad)
+    assert name.deserialize("  abcde  ") == "abcde"  # lengths count after trimming
+    for bad in ("\x00", "\x07", "\x1b[2J"):
+        with pytest.raises(ValidationError):
+            bio.deserialize(bad)
+
+
+def test_text_documents_what_it_accepts(embedded_app):
+    import re
+
+    schemas = _spec(embedded_app)["components"]["schemas"]
+    first_name = schemas["User"]["properties"]["first_name"]
+    assert (first_name["minLength"], first_name["maxLength"]) == (1, 100)
+    pattern = re.compile(first_name["pattern"])
+    assert pattern.search("Ana") and pattern.search(" Ana ")
+    assert not pattern.search("Ana\x1b") and not pattern.search("   ") and not pattern.search("A\nB")
+    bio = re.compile(schemas["User"]["properties"]["bio"]["pattern"])
+    assert bio.search("a\nb") and bio.search("") and not bio.search("a\x00")
+
+
+def test_broadcast_text_refuses_control_characters(embedded_app):
+    headers = bearer(embedded_app, user_create(embedded_app, role="admin"))
+    client = embedded_app.test_client()
+    for body in ({"title": "Hi\x1b", "body": "x"}, {"title": "Hi", "body": "\x00"}, {"title": " ", "body": "x"},
+                 {"title": "Two\nlines", "body": "x"}):
+        response = client.post("/api/notifications/broadcast", headers=headers,
+                               json={**body, "audience": {"all": True}, "dry_run": True})
+        assert response.status_code == 422, body
+    ok = client.post("/api/notifications/broadcast", headers=headers,
+                     json={"title": " Hi ", "body": "line one\nline two", "audience": {"all": True}, "dry_run": True})
+    assert ok.status_code == 202
+
+
+def test_every_moment_in_a_response_is_utc_whole_seconds(app):
+    """created_at, last_seen_at, received_at, read_at … all read `YYYY-MM-DDTHH:MM:SSZ`, on SQLite (naive
+    values) as on PostgreSQL (aware values)."""
+    import re
+
+    moment = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+    headers = bearer(app, user_create(app, role="admin"))
+    client = app.test_client()
+    client.post("/api/devices", json={"token": "fcm-moment-token", "platform": "android"}, headers=headers)
+    client.post("/api/notifications/broadcast", headers=headers,
+                json={"title": "Hi", "body": "x", "audience": {"all": True}})
+    client.post("/api/notifications/read-all", headers=headers)
+    found = []
+    for path in ("/api/me", "/api/devices", "/api/notifications"):
+        body = client.get(path, headers=headers).get_json()
+        pending = [body]
+        while pending:
+            value = pending.pop()
+            if isinstance(value, dict):
+                found += [(path, key, item) for key, item in value.items() if key.endswith("_at") and item]
+                pending.extend(value.values())
+            elif isinstance(value, list):
+                pending.extend(value)
+    assert {key for _, key, _ in found} >= {"created_at", "last_seen_at", "read_at"}
+    for path, key, value in found:
+        assert moment.match(value), (path, key, value)

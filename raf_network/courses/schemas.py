@@ -3,7 +3,7 @@
 from marshmallow import ValidationError, fields, validate, validates
 
 from raf_network.courses.models import DAY_CODES
-from raf_network.schemas import BaseSchema, printable
+from raf_network.schemas import BaseSchema, Text
 
 
 class CourseSchema(BaseSchema):
@@ -50,10 +50,9 @@ class ScheduleQuerySchema(BaseSchema):
         "description": "A student group; also matches entries shared by several groups", "example": "101"})
     day = fields.String(metadata={"enum": list(DAY_CODES), "description": "PON…NED (MON…SUN also accepted)"})
     type = fields.String(validate=validate.OneOf(["LEC", "LAB"]))
-    professor = fields.String(validate=[validate.Length(min=1, max=100), printable],
-                              metadata={"description": "Case-insensitive part of the teacher's name"})
-    classroom = fields.String(validate=[validate.Length(min=1, max=100), printable],
-                              metadata={"description": "Case-insensitive part of the classroom"})
+    professor = Text(max_length=100, trim=False,
+                     metadata={"description": "Case-insensitive part of the teacher's name"})
+    classroom = Text(max_length=100, trim=False, metadata={"description": "Case-insensitive part of the classroom"})
 
     @validates("day")
     def _day_known(self, value, **_kwargs):

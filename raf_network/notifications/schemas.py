@@ -1,7 +1,7 @@
 """Marshmallow schemas of notifications: broadcasts, the inbox and push preferences."""
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
-from raf_network.schemas import BaseSchema
+from raf_network.schemas import BaseSchema, Text, UtcDateTime
 from raf_network.users.models import ROLES
 
 AUDIENCE_KEYS = ("all", "role", "course_id", "schedule_entry_id", "user_ids")
@@ -24,13 +24,13 @@ class AudienceSchema(BaseSchema):
 
 
 class BroadcastSchema(BaseSchema):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    body = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    title = Text(required=True, max_length=100)
+    body = Text(required=True, max_length=1000, multiline=True)
     audience = fields.Nested(AudienceSchema, required=True, metadata={
         "description": "Exactly one of `all` (true), `role`, `course_id`, `schedule_entry_id`, `user_ids`"})
     data = fields.Dict(
         keys=fields.String(validate=validate.Regexp(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")),
-        values=fields.String(validate=validate.Length(max=500)),
+        values=Text(max_length=500, min_length=0, multiline=True, trim=False),
         load_default=None,
         metadata={"description": "Extra string fields for the app (not `type` or `notification_id`)"},
     )
@@ -65,8 +65,8 @@ class InboxItemSchema(BaseSchema):
     title = fields.String(metadata={"description": "In the caller's locale"})
     body = fields.String()
     data = fields.Dict(keys=fields.String(), values=fields.String())
-    created_at = fields.DateTime()
-    read_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    read_at = UtcDateTime(allow_none=True)
 
 
 class InboxSchema(BaseSchema):

@@ -3,7 +3,7 @@ profile edits and devices. Bodies are allow-listed (``BaseSchema``: unknown fiel
 from marshmallow import fields, validate
 
 from raf_network.courses.schemas import ScheduleEntrySchema
-from raf_network.schemas import BaseSchema
+from raf_network.schemas import BaseSchema, Text, UtcDateTime
 from raf_network.users.models import LOCALES, PLATFORMS, ROLES
 
 ID_RANGE = validate.Range(min=1, max=2**31 - 1)
@@ -13,7 +13,6 @@ ID_RANGE = validate.Range(min=1, max=2**31 - 1)
 FCM_TOKEN_PATTERN = r"^[A-Za-z0-9_:-]+$"
 FCM_TOKEN = [validate.Length(min=1, max=512),
              validate.Regexp(FCM_TOKEN_PATTERN, error="not an FCM registration token (letters, digits, _ : -)")]
-NOT_BLANK = validate.Regexp(r"^\s*\S", error="must not be blank")
 
 
 # ---- sign-in and sessions ----
@@ -48,19 +47,19 @@ class UserSchema(BaseSchema):
     """The app's ``User`` (id, first_name, last_name, email, role) plus the profile."""
 
     id = fields.Integer(dump_only=True)
-    first_name = fields.String(validate=[validate.Length(min=1, max=100), NOT_BLANK])
-    last_name = fields.String(validate=[validate.Length(min=1, max=100), NOT_BLANK])
+    first_name = Text(max_length=100)
+    last_name = Text(max_length=100)
     email = fields.String(dump_only=True)
     role = fields.String(dump_only=True, metadata={"enum": list(ROLES)})
     student_number = fields.String(dump_only=True, allow_none=True, metadata={"example": "RN10/21"})
     phone = fields.String(allow_none=True, validate=validate.Regexp(
         r"^\+?[0-9][0-9 ()/-]{4,30}$", error="not a phone number"), metadata={"example": "+381 64 123 4567"})
-    bio = fields.String(allow_none=True, validate=validate.Length(max=1000))
+    bio = Text(max_length=1000, min_length=0, multiline=True, allow_none=True)
     links = fields.List(
         fields.Url(schemes={"http", "https"}, validate=validate.Length(max=300)),
         validate=validate.Length(max=10), metadata={"description": "Up to 10 http(s) links"})
     locale = fields.String(validate=validate.OneOf(LOCALES))
-    created_at = fields.DateTime(dump_only=True)
+    created_at = UtcDateTime(dump_only=True)
 
 
 class SignInSchema(TokensSchema):
@@ -72,10 +71,10 @@ class SignInSchema(TokensSchema):
 class DeviceSchema(BaseSchema):
     token = fields.String(required=True, validate=FCM_TOKEN, metadata={"description": "FCM registration token"})
     platform = fields.String(required=True, validate=validate.OneOf(PLATFORMS))
-    app_version = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=32))
+    app_version = Text(max_length=32, min_length=0, allow_none=True, load_default=None)
     locale = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(LOCALES))
-    created_at = fields.DateTime(dump_only=True)
-    last_seen_at = fields.DateTime(dump_only=True)
+    created_at = UtcDateTime(dump_only=True)
+    last_seen_at = UtcDateTime(dump_only=True)
 
 
 # ---- timetable subscriptions ----

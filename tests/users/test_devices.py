@@ -28,7 +28,7 @@ def test_register_then_refresh(app):
     again = _register(app, headers, "fcm:abc-123_x", platform="android", app_version="2.2.0")
     assert again.status_code == 200
     assert again.get_json()["app_version"] == "2.2.0"
-    assert again.get_json()["last_seen_at"] > body["last_seen_at"]
+    assert again.get_json()["last_seen_at"] >= body["last_seen_at"]  # whole seconds (UtcDateTime)
     assert _tokens(app, headers) == ["fcm:abc-123_x"]
 
 

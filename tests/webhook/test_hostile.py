@@ -141,6 +141,12 @@ def attack_lone_surrogate(app):
     return _post(app, body, _signed(app, body)), 400
 
 
+def attack_control_characters_in_names(app):
+    payload = delta(timestamp="2026-11-26T10:00:00Z", courses=[{"code": "ctl", "name": "Uvod\x1b[2J\x07"}])
+    body = json.dumps(payload).encode()
+    return _post(app, body, _signed(app, body)), 422
+
+
 def attack_nested_just_past_the_bound(app):
     body = b'{"type": "courses.delta", "data": ' + b"[" * 65 + b"]" * 65 + b"}"
     return _post(app, body, _signed(app, body)), 400
