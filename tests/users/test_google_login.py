@@ -178,3 +178,66 @@ def test_sign_in_is_rate_limited_per_address_in_the_error_format(signin_app, goo
     other = signin_app.test_client().post("/api/google-login", json={"id_token": google.id_token()},
                                           environ_base={"REMOTE_ADDR": "10.1.2.3"})
     assert other.status_code == 200
+
+
+# ---- azp with several audiences; the Google account (sub) recorded at first sign-in --------------------
+
+@pytest.mark.parametrize("azp, status", [
+    (None, 401),                                   # several audiences and no azp
+    ("someone-elses-app.apps.googleusercontent.com", 401),
+    (CLIENT_ID, 200),
+])
+def test_a_token_with_several_audiences_must_name_one_of_ours_as_azp(signin_app, google, azp, status):
+    token = google.id_token(aud=[CLIENT_ID, "someone-elses-app.apps.googleusercontent.com"], azp=azp)
+    response = sign_in(signin_app, token)
+    assert response.status_code == status, response.get_data(as_text=True)
+    if status == 401:
+        assert "azp" in response.get_json()["message"]
+
+
+def test_a_single_audience_token_may_name_an_unconfigured_android_client_as_azp(signin_app, google):
+    """Android's Google sign-in asks for a token for the web client id: aud = web, azp = the Android client."""
+    token = google.id_token(aud=CLIENT_ID, azp="123-android.apps.googleusercontent.com")
+    assert sign_in(signin_app, token).status_code == 200
+
+
+def _google_sub(app, email):
+    with app.app_context():
+        return db.session.scalar(select(User.google_sub).where(User.email == email))
+
+
+def test_the_google_account_of_the_first_sign_in_is_recorded_and_a_different_one_refused(signin_app, google,
+                                                                                         caplog):
+    email = "mmarkovic1021rn@raf.rs"
+    assert sign_in(signin_app, google.id_token(email=email, sub="1111")).status_code == 200
+    assert _google_sub(signin_app, email) == "1111"
+    assert sign_in(signin_app, google.id_token(email=email, sub="1111")).status_code == 200
+    with signin_app.app_context():
+        sessions_before = db.session.scalar(select(func.count()).select_from(AuthSession))
+    with caplog.at_level("WARNING"):
+        response = sign_in(signin_app, google.id_token(email=email, sub="2222"))
+    body = _assert_error(response, 401)
+    assert "different Google account" in body["message"] and "token" not in body
+    assert any(record.levelname == "WARNING" and "clear-google-sub" in record.getMessage()
+               for record in caplog.records)
+    assert _google_sub(signin_app, email) == "1111"
+    with signin_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AuthSession)) == sessions_before
+
+
+def test_an_account_without_a_recorded_google_account_records_it_at_sign_in(signin_app, google):
+    user_create(signin_app, email="pprofesor@raf.rs", role="admin")
+    assert sign_in(signin_app, google.id_token(email="pprofesor@raf.rs", sub="3333")).status_code == 200
+    assert _google_sub(signin_app, "pprofesor@raf.rs") == "3333"
+
+
+def test_an_operator_clears_the_recorded_google_account(signin_app, google):
+    email = "mmarkovic1021rn@raf.rs"
+    sign_in(signin_app, google.id_token(email=email, sub="1111"))
+    result = signin_app.test_cli_runner().invoke(args=["users", "clear-google-sub", email])
+    assert result.exit_code == 0 and "1111" in result.output
+    assert _google_sub(signin_app, email) is None
+    assert sign_in(signin_app, google.id_token(email=email, sub="2222")).status_code == 200
+    assert _google_sub(signin_app, email) == "2222"
+    missing = signin_app.test_cli_runner().invoke(args=["users", "clear-google-sub", "nobody@raf.rs"])
+    assert missing.exit_code == 1 and "no user" in missing.output
