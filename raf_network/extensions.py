@@ -1,4 +1,9 @@
 """Flask extensions, created unbound; ``create_app`` binds them. Nothing here connects to anything."""
+import logging
+import math
+import time
+from functools import wraps
+
 import flask_smorest
 from flask import current_app, request
 from flask.sessions import NullSession, SessionInterface
@@ -7,14 +12,17 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from limits import parse as parse_limit
 from marshmallow import RAISE, missing
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 from webargs.flaskparser import FlaskParser
 from werkzeug.routing import IntegerConverter
 
-from raf_network.errors import Api, ValidationFailed
+from raf_network.errors import Api, ApiError, Unauthorized, ValidationFailed
 from raf_network.json_input import json_parse
+
+log = logging.getLogger(__name__)
 
 # Stable constraint names, so Alembic migrations are reproducible on every backend.
 NAMING_CONVENTION = {
@@ -65,6 +73,45 @@ def limiter_init_app(app, unlimited_blueprints=UNLIMITED_BLUEPRINTS):
         return None
 
     hooks[index] = limits_check
+
+
+def failures_throttle(setting, *, scope):
+    """Decorate a view whose credential is in its body (sign-in, refresh): each 401 it answers counts against
+    the per-address limit named by the ``setting`` config key (e.g. ``LOGIN_FAILURE_RATE_LIMIT``); past it, a
+    failed attempt is 429 (``Retry-After``) instead of 401. Successful attempts are never counted nor refused
+    here — a campus behind one address keeps signing in while someone there floods invalid tokens; all
+    attempts together are bounded by the route's own limit (``LOGIN_RATE_LIMIT``)."""
+
+    def decorator(func):
+        @wraps(func)
+        def wrapper(*args, **kwargs):
+            try:
+                return func(*args, **kwargs)
+            except Unauthorized:
+                _failure_count(setting, scope)
+                raise
+
+        return wrapper
+
+    return decorator
+
+
+def _failure_count(setting, scope):
+    app = current_app
+    if not app.config["RATELIMIT_ENABLED"]:
+        return
+    item = parse_limit(app.config[setting])
+    identifiers = ("raf-failures", scope, get_remote_address())
+    try:
+        within = limiter.limiter.hit(item, *identifiers)
+        reset_at = None if within else limiter.limiter.get_window_stats(item, *identifiers).reset_time
+    except Exception:  # the limits' store (Redis) is down: fail open, as Flask-Limiter is configured to
+        log.warning("could not count a failed %s attempt; the failure limit is not applied", scope, exc_info=True)
+        return
+    if reset_at is not None:
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+        raise ApiError(f"too many failed {scope} attempts from this address; retry in {retry_after} s", code=429,
+                       headers={"Retry-After": str(retry_after)})
 
 
 class NoSession(NullSession):

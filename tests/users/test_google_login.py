@@ -241,3 +241,36 @@ def test_an_operator_clears_the_recorded_google_account(signin_app, google):
     assert _google_sub(signin_app, email) == "2222"
     missing = signin_app.test_cli_runner().invoke(args=["users", "clear-google-sub", "nobody@raf.rs"])
     assert missing.exit_code == 1 and "no user" in missing.output
+
+
+# ---- the first-day-of-term rush: one campus address, hundreds of valid sign-ins -------------------------
+
+def test_the_campus_rush_passes_while_a_flood_of_invalid_tokens_is_throttled(signin_app, google):
+    """With the default limits: 300 valid sign-ins a minute from one address all succeed; from the same
+    address, invalid tokens are 401 until LOGIN_FAILURE_RATE_LIMIT (20/minute) and 429 after; valid sign-ins
+    still succeed meanwhile, and another address's failures are counted on their own."""
+    assert signin_app.config["LOGIN_RATE_LIMIT"] == "600/minute"
+    assert signin_app.config["LOGIN_FAILURE_RATE_LIMIT"] == "20/minute"
+    campus = {"REMOTE_ADDR": "198.51.100.7"}
+    client = signin_app.test_client()
+
+    def attempt(id_token, environ=campus):
+        return client.post("/api/google-login", json={"id_token": id_token}, environ_base=environ)
+
+    statuses = [attempt(google.id_token(email=f"student{n}2024rn@raf.rs")).status_code for n in range(300)]
+    assert statuses == [200] * 300
+    failures = [attempt("not-a-jwt").status_code for _ in range(25)]
+    assert failures == [401] * 20 + [429] * 5
+    throttled = attempt(google.stranger_id_token())
+    _assert_error(throttled, 429)
+    assert int(throttled.headers["Retry-After"]) > 0
+    assert attempt(google.id_token(email="late2024rn@raf.rs")).status_code == 200
+    assert attempt("not-a-jwt", environ={"REMOTE_ADDR": "203.0.113.50"}).status_code == 401
+    assert _user_count(signin_app) == 301
+
+
+def test_failed_refreshes_are_throttled_too(signin_app):
+    signin_app.config["LOGIN_FAILURE_RATE_LIMIT"] = "3/minute"
+    client = signin_app.test_client()
+    statuses = [client.post("/api/auth/refresh", json={"refresh_token": "nope"}).status_code for _ in range(5)]
+    assert statuses == [401, 401, 401, 429, 429]
