@@ -210,7 +210,10 @@ class Config:
         self.OPENAPI_URL_PREFIX = "/api"
         self.OPENAPI_JSON_PATH = "openapi.json"
         self.OPENAPI_SWAGGER_UI_PATH = "/docs"
-        self.OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14/"
+        # Swagger UI's assets come from the swagger-ui-bundle package, served by this app (raf_network/api_docs.py):
+        # the docs work offline and their CSP names no third party. No validator badge (it calls out).
+        self.OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
+        self.OPENAPI_SWAGGER_UI_CONFIG = {"validatorUrl": None}
         self.API_SPEC_OPTIONS = {
             "info": {"description": "Backend of the RAF student mobile app. See README.md."},
         }

@@ -115,7 +115,7 @@ def _sqlite_pragmas(app):
 
 
 def register_blueprints(app):
-    from raf_network import courses, health, notifications, users, webhook
+    from raf_network import api_docs, courses, health, notifications, users, webhook
     from raf_network.extensions import api
     from raf_network.users import models as _user_models  # noqa: F401  (registers the tables)
     from raf_network.users.auth import security_scheme_register
@@ -127,6 +127,7 @@ def register_blueprints(app):
     api.register_blueprint(users.blp)
     api.register_blueprint(webhook.blp)
     api.register_blueprint(notifications.blp)
+    app.register_blueprint(api_docs.blp)  # a plain Flask blueprint: static files, not part of the API spec
     app.extensions["metrics_collectors"] = [webhook_services.delivery_outcome_metrics]
 
 
