@@ -82,6 +82,40 @@ class BaseSchema(Schema):
         ordered = True
 
 
+def nullable_nested2properties(self, field, ret):
+    """apispec documents a nullable nested schema (OpenAPI 3.0) as ``anyOf: [{type: object, nullable}, $ref]``,
+    which admits *any* object; say what is accepted instead: that schema, or null."""
+    if not (isinstance(field, fields.Nested) and field.allow_none and "anyOf" in ret):
+        return {}
+    refs = [item for item in ret.pop("anyOf") if "$ref" in item]
+    return {"nullable": True, "allOf": refs}
+
+
+def dict_keys2properties(self, field, ret):
+    """A ``Dict`` whose keys must match a pattern (and may not be one of ``metadata["reserved_keys"]``):
+    OpenAPI 3.0 has no word for key rules, so they are said as JSON Schema draft 4 does — ``patternProperties``
+    with ``additionalProperties: false``, reserved names as properties nothing satisfies. Tools that read the
+    schema as JSON Schema (schemathesis does) honour it; others ignore the keyword."""
+    if not isinstance(field, fields.Dict) or field.key_field is None:
+        return {}
+    patterns = [validator.regex.pattern for validator in field.key_field.validators
+                if isinstance(validator, validate.Regexp)]
+    if not patterns:
+        return {}
+    values = ret.pop("additionalProperties", {})
+    documented = {"patternProperties": {patterns[0]: values}, "additionalProperties": False}
+    reserved = sorted(field.metadata.get("reserved_keys", ()))
+    if reserved:
+        documented["properties"] = {key: {"not": {}} for key in reserved}
+    return documented
+
+
+def openapi_conventions_register(api):
+    """Attribute functions (apispec's public extension point) that make the spec say what the server does."""
+    api.ma_plugin.converter.add_attribute_function(nullable_nested2properties)
+    api.ma_plugin.converter.add_attribute_function(dict_keys2properties)
+
+
 # --------------------------------------------------------------------------------------------------
 # Pagination (page numbers): bounded, so no page number can overflow an SQL OFFSET (it was a 500)
 # --------------------------------------------------------------------------------------------------

@@ -195,4 +195,9 @@ def personal_cache_control(response):
 
 
 def security_scheme_register(api):
+    """The bearer scheme every ``auth_required`` operation names (and, while here, the spec's other shared
+    conventions: see ``raf_network.schemas.openapi_conventions_register``)."""
+    from raf_network.schemas import openapi_conventions_register
+
+    openapi_conventions_register(api)
     api.spec.components.security_scheme(BEARER_SCHEME, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})

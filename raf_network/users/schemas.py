@@ -7,6 +7,11 @@ from raf_network.schemas import BaseSchema, Text, UtcDateTime
 from raf_network.users.models import LOCALES, PLATFORMS, ROLES
 
 ID_RANGE = validate.Range(min=1, max=2**31 - 1)
+# An http(s) URL with a host name (or IPv4 address) and printable ASCII after it; what is checked is exactly
+# what the spec shows (marshmallow's Url validator accepts things no pattern describes).
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+LINK_PATTERN = rf"^https?://{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?(?:[/?#][\x21-\x7e]*)?$"
+
 # FCM registration tokens are URL-safe base64 with ':' separators ("cXk…:APA91b…", ~150–300 characters
 # today). Nothing else is accepted, so that every stored token can be named in DELETE /api/devices/<token>
 # and none carries a NUL or spaces; 512 is the column's size.
@@ -56,7 +61,8 @@ class UserSchema(BaseSchema):
         r"^\+?[0-9][0-9 ()/-]{4,30}$", error="not a phone number"), metadata={"example": "+381 64 123 4567"})
     bio = Text(max_length=1000, min_length=0, multiline=True, allow_none=True)
     links = fields.List(
-        fields.Url(schemes={"http", "https"}, validate=validate.Length(max=300)),
+        fields.String(validate=[validate.Length(max=300), validate.Regexp(LINK_PATTERN, error="Not a valid URL.")],
+                      metadata={"description": "An http(s) URL"}),
         validate=validate.Length(max=10), metadata={"description": "Up to 10 http(s) links"})
     locale = fields.String(validate=validate.OneOf(LOCALES))
     created_at = UtcDateTime(dump_only=True)
