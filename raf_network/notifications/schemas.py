@@ -100,7 +100,8 @@ class NotificationPreferencesSchema(BaseSchema):
     timetable_changes = fields.Boolean(metadata={"description": "Pushes about changes to my timetable"})
     announcements = fields.Boolean(metadata={"description": "Pushes of announcements"})
     quiet_hours = fields.Nested(QuietHoursSchema, allow_none=True, metadata={
-        "description": "Non-urgent pushes wait until the end; null (or an equal start and end) = off. A change to a class today or tomorrow "
+        "description": "Non-urgent pushes wait until the end; null (or an equal start and end) = off. "
+                       "A change to a class today or tomorrow "
                        "is sent at once. The inbox records everything regardless."})
     timezone = fields.String(dump_only=True, metadata={"example": "Europe/Belgrade"})
 
