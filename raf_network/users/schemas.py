@@ -49,22 +49,19 @@ class TokensSchema(BaseSchema):
 # ---- users ----
 
 class UserSchema(BaseSchema):
-    """The app's ``User`` (id, first_name, last_name, email, role) plus the profile."""
+    """The app's ``User`` (id, first_name, last_name, email, role) plus the profile, as responses give it (input
+    rules live in ``ProfileUpdateSchema``: a name Google never gave is "" here, never null)."""
 
     id = fields.Integer(dump_only=True)
-    first_name = Text(max_length=100)
-    last_name = Text(max_length=100)
+    first_name = fields.String(dump_only=True)
+    last_name = fields.String(dump_only=True)
     email = fields.String(dump_only=True)
     role = fields.String(dump_only=True, metadata={"enum": list(ROLES)})
     student_number = fields.String(dump_only=True, allow_none=True, metadata={"example": "RN10/21"})
-    phone = fields.String(allow_none=True, validate=validate.Regexp(
-        r"^\+?[0-9][0-9 ()/-]{4,30}$", error="not a phone number"), metadata={"example": "+381 64 123 4567"})
-    bio = Text(max_length=1000, min_length=0, multiline=True, allow_none=True)
-    links = fields.List(
-        fields.String(validate=[validate.Length(max=300), validate.Regexp(LINK_PATTERN, error="Not a valid URL.")],
-                      metadata={"description": "An http(s) URL"}),
-        validate=validate.Length(max=10), metadata={"description": "Up to 10 http(s) links"})
-    locale = fields.String(validate=validate.OneOf(LOCALES))
+    phone = fields.String(dump_only=True, allow_none=True, metadata={"example": "+381 64 123 4567"})
+    bio = fields.String(dump_only=True, allow_none=True)
+    links = fields.List(fields.String(), dump_only=True, metadata={"description": "Up to 10 http(s) links"})
+    locale = fields.String(dump_only=True, metadata={"enum": list(LOCALES)})
     created_at = UtcDateTime(dump_only=True)
 
 
@@ -107,5 +104,16 @@ class CalendarTokenSchema(BaseSchema):
         "description": "The secret iCalendar feed URL; shown once, rotating it kills the previous one"})
 
 
-class ProfileUpdateSchema(UserSchema):
-    """PATCH /api/me: the editable fields of ``User``; the others are unknown here (422)."""
+class ProfileUpdateSchema(BaseSchema):
+    """PATCH /api/me: the editable fields of ``User`` (any subset); every other field is unknown here (422)."""
+
+    first_name = Text(max_length=100)
+    last_name = Text(max_length=100)
+    phone = fields.String(allow_none=True, validate=validate.Regexp(
+        r"^\+?[0-9][0-9 ()/-]{4,30}$", error="not a phone number"), metadata={"example": "+381 64 123 4567"})
+    bio = Text(max_length=1000, min_length=0, multiline=True, allow_none=True)
+    links = fields.List(
+        fields.String(validate=[validate.Length(max=300), validate.Regexp(LINK_PATTERN, error="Not a valid URL.")],
+                      metadata={"description": "An http(s) URL"}),
+        validate=validate.Length(max=10), metadata={"description": "Up to 10 http(s) links"})
+    locale = fields.String(validate=validate.OneOf(LOCALES))

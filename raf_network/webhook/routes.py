@@ -35,7 +35,8 @@ class CourseWebhook(MethodView):
     @blp.doc(parameters=SIGNATURE_HEADERS, requestBody={
         "required": True, "content": {"application/json": {"schema": EnvelopeSchema}}})
     @blp.response(200, DeliveryOutcomeSchema)
-    @blp.alt_response(400, schema=ErrorSchema, description="The body is not UTF-8 JSON")
+    @blp.alt_response(400, schema=ErrorSchema, description="The body is not UTF-8 JSON, or nests deeper than 64 "
+                                                           "levels, repeats a key, or holds NaN or a lone surrogate")
     @blp.alt_response(401, schema=ErrorSchema, description="Missing or invalid signature, or stale timestamp")
     @blp.alt_response(409, schema=ErrorSchema, description="Out of order, or a snapshot removing too much")
     @blp.alt_response(413, schema=ErrorSchema, description="Body larger than WEBHOOK_MAX_BODY")
