@@ -150,7 +150,10 @@ class Config:
         # Accounts on this domain are students (digits in the local part) or faculty staff; others are alumni.
         self.STUDENT_EMAIL_DOMAIN = _env("STUDENT_EMAIL_DOMAIN", "raf.rs").lower().lstrip("@")
         # Per client address, for sign-in and for refresh (each counted on its own); Flask-Limiter syntax.
-        self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "20/minute")
+        # Generous, because a campus signs in through one public address (≥ 300 valid sign-ins a minute on
+        # the first day of term); failed attempts have a strict limit of their own, which valid ones never hit.
+        self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "600/minute")
+        self.LOGIN_FAILURE_RATE_LIMIT = _env("LOGIN_FAILURE_RATE_LIMIT", "20/minute")
         self.MAX_DEVICES_PER_USER = _env_int("MAX_DEVICES_PER_USER", 10)
 
         # The semester the iCalendar feed covers: weekly events from the start until the end (inclusive).
@@ -212,7 +215,10 @@ class Config:
         self.OPENAPI_URL_PREFIX = "/api"
         self.OPENAPI_JSON_PATH = "openapi.json"
         self.OPENAPI_SWAGGER_UI_PATH = "/docs"
-        self.OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14/"
+        # Swagger UI's assets come from the swagger-ui-bundle package, served by this app (raf_network/api_docs.py):
+        # the docs work offline and their CSP names no third party. No validator badge (it calls out).
+        self.OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
+        self.OPENAPI_SWAGGER_UI_CONFIG = {"validatorUrl": None}
         self.API_SPEC_OPTIONS = {
             "info": {"description": "Backend of the RAF student mobile app. See README.md."},
         }

@@ -6,6 +6,14 @@ from pathlib import Path
 from flask import Flask
 
 from config import CONFIGS, Config
+from raf_network.json_input import StrictJSONProvider, StrictRequest
+
+
+class RafNetworkFlask(Flask):
+    """Flask, decoding every JSON body with the app's one decoder (``json_input``), ``request.get_json()`` included."""
+
+    json_provider_class = StrictJSONProvider
+    request_class = StrictRequest
 
 
 def create_app(config=None, **overrides):
@@ -14,7 +22,7 @@ def create_app(config=None, **overrides):
     ``config``: a name from ``config.CONFIGS`` (default: ``APP_ENV``, else ``production``), a config
     class or instance. ``overrides``: settings that win over the environment (tests use them).
     """
-    app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"))
+    app = RafNetworkFlask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"))
     settings = _config_object(config)
     for key, value in overrides.items():
         setattr(settings, key, value)
@@ -113,7 +121,7 @@ def _sqlite_pragmas(app):
 
 
 def register_blueprints(app):
-    from raf_network import courses, health, notifications, users, webhook
+    from raf_network import api_docs, courses, health, notifications, users, webhook
     from raf_network.extensions import api
     from raf_network.network import models as _network_models  # noqa: F401  (registers the tables)
     from raf_network.users import models as _user_models  # noqa: F401  (registers the tables)
@@ -126,17 +134,24 @@ def register_blueprints(app):
     api.register_blueprint(users.blp)
     api.register_blueprint(webhook.blp)
     api.register_blueprint(notifications.blp)
+    app.register_blueprint(api_docs.blp)  # a plain Flask blueprint: static files, not part of the API spec
     app.extensions["metrics_collectors"] = [webhook_services.delivery_outcome_metrics]
 
 
 def register_request_hooks(app):
+    from raf_network.extensions import unknown_query_refuse
     from raf_network.log_setup import request_id_assign, request_id_header
     from raf_network.metrics import request_finished, request_started
     from raf_network.security import proxy_fix_install, security_headers
+    from raf_network.users.auth import personal_cache_control, request_authenticate
 
     proxy_fix_install(app)
     app.before_request(request_started)
     app.before_request(request_id_assign)
+    # Before the view runs, so before any @blp.arguments parsing: anonymous bad bodies are 401, not 422.
+    app.before_request(request_authenticate)
+    app.before_request(unknown_query_refuse)  # after authentication: anonymous callers get 401 first
+    app.after_request(personal_cache_control)
     app.after_request(request_id_header)
     app.after_request(security_headers)
     app.after_request(request_finished)

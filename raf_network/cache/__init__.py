@@ -17,8 +17,8 @@ from raf_network.cache.generations import FAMILIES, families_check, generations_
 from raf_network.cache.responses import conditional_response
 from raf_network.extensions import db
 
-__all__ = ["FAMILIES", "cache_families_invalidate", "cached_body", "conditional_response", "init_app",
-           "subscriber_stop"]
+__all__ = ["FAMILIES", "cache_families_invalidate", "cache_key_for", "cached_body", "conditional_response",
+           "init_app", "subscriber_stop"]
 
 
 def init_app(app):
@@ -52,3 +52,12 @@ def cache_families_invalidate(families):
     generations_bump(families)
     if not in_transaction:
         session.commit()
+
+
+def cache_key_for(name, arguments):
+    """The cache key of a response built from ``arguments`` (parsed, typed request arguments; None means absent): an
+    unambiguous encoding, so that no value can make one argument set read as another's (a value holding
+    ``&course=10`` is percent-encoded, not a second argument)."""
+    from urllib.parse import urlencode
+
+    return f"{name}:" + urlencode(sorted((key, value) for key, value in arguments.items() if value is not None))

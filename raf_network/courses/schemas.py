@@ -6,7 +6,7 @@ source left out (a webhook exam without a professor) is sent as ``""``."""
 from marshmallow import ValidationError, fields, validate, validates
 
 from raf_network.courses.models import DAY_CODES
-from raf_network.schemas import AppString, BaseSchema, printable
+from raf_network.schemas import AppString, BaseSchema, Text
 
 
 class CourseSchema(BaseSchema):
@@ -49,14 +49,13 @@ class ExamEntrySchema(BaseSchema):
 class ScheduleQuerySchema(BaseSchema):
     course = fields.Integer(strict=False, validate=validate.Range(min=1, max=2**31 - 1),
                             metadata={"description": "Course id"})
-    group = fields.String(validate=validate.Regexp(r"^[0-9A-Za-z]{1,16}$"), metadata={
+    group = fields.String(validate=[validate.Length(min=1, max=16), validate.Regexp(r"^[0-9A-Za-z]{1,16}$")], metadata={
         "description": "A student group; also matches entries shared by several groups", "example": "101"})
     day = fields.String(metadata={"enum": list(DAY_CODES), "description": "PON…NED (MON…SUN also accepted)"})
     type = fields.String(validate=validate.OneOf(["LEC", "LAB"]))
-    professor = fields.String(validate=[validate.Length(min=1, max=100), printable],
-                              metadata={"description": "Case-insensitive part of the teacher's name"})
-    classroom = fields.String(validate=[validate.Length(min=1, max=100), printable],
-                              metadata={"description": "Case-insensitive part of the classroom"})
+    professor = Text(max_length=100, trim=False,
+                     metadata={"description": "Case-insensitive part of the teacher's name"})
+    classroom = Text(max_length=100, trim=False, metadata={"description": "Case-insensitive part of the classroom"})
 
     @validates("day")
     def _day_known(self, value, **_kwargs):

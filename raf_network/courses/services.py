@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timezone
 
 from sqlalchemy import case, func, insert, literal, select, update
 
-from raf_network.cache import cache_families_invalidate, cached_body
+from raf_network.cache import cache_families_invalidate, cache_key_for, cached_body
 from raf_network.courses.models import (
     DAY_CODES,
     ENGLISH_DAY_CODES,
@@ -657,7 +657,7 @@ def schedule_list(**filters):
     """The timetable, as cached ready-to-send JSON bytes. Filters as in ``schedule_entries_query``."""
     from raf_network.courses.schemas import ScheduleEntrySchema
 
-    key = "schedule:" + "&".join(f"{name}={value}" for name, value in sorted(filters.items()) if value is not None)
+    key = cache_key_for("schedule", filters)
 
     def build():
         entries = sorted(db.session.scalars(schedule_entries_query(**filters)).all(), key=schedule_sort_key)

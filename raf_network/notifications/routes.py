@@ -27,7 +27,8 @@ def _broadcast_limit():
 class Broadcast(MethodView):
     @blp.arguments(BroadcastSchema)
     @blp.response(202, BroadcastResultSchema)
-    @blp.alt_response(422, description="Invalid body or audience (e.g. an unknown course)")
+    @blp.alt_response(404, description="The audience names a course, timetable entry or user that does not exist")
+    @blp.alt_response(422, description="Invalid body or audience")
     @blp.alt_response(429, description="Too many broadcasts; retry later")
     @limiter.limit(_broadcast_limit)
     @auth_required("admin", "faculty_administrator")

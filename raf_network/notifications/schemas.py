@@ -1,16 +1,21 @@
 """Marshmallow schemas of notifications: broadcasts, the inbox and push preferences."""
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
-from raf_network.schemas import BaseSchema
+from raf_network.schemas import BaseSchema, Text, UtcDateTime
 from raf_network.users.models import ROLES
 
 AUDIENCE_KEYS = ("all", "role", "course_id", "schedule_entry_id", "user_ids")
 RESERVED_DATA_KEYS = {"type", "notification_id", "from", "message_type", "collapse_key"}
 ID = validate.Range(min=1, max=2**31 - 1)
+CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+DATA_KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,39}$"
+# 10 × (40 + 150) ≤ 2000: any data the spec allows fits the total checked below.
+DATA_VALUE_MAX = 150
 
 
 class AudienceSchema(BaseSchema):
-    all = fields.Boolean(validate=validate.Equal(True), metadata={"description": "Every active user"})
+    all = fields.Boolean(validate=validate.Equal(True), metadata={"description": "Every active user",
+                                                                  "enum": [True]})
     role = fields.String(validate=validate.OneOf(ROLES))
     course_id = fields.Integer(strict=True, validate=ID, metadata={"description": "Subscribers of the course"})
     schedule_entry_id = fields.Integer(strict=True, validate=ID,
@@ -24,15 +29,19 @@ class AudienceSchema(BaseSchema):
 
 
 class BroadcastSchema(BaseSchema):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    body = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    title = Text(required=True, max_length=100)
+    body = Text(required=True, max_length=1000, multiline=True)
     audience = fields.Nested(AudienceSchema, required=True, metadata={
-        "description": "Exactly one of `all` (true), `role`, `course_id`, `schedule_entry_id`, `user_ids`"})
+        "description": "Exactly one of `all` (true), `role`, `course_id`, `schedule_entry_id`, `user_ids`",
+        # "Exactly one" in OpenAPI terms, beside the $ref (AudienceSchema.exactly_one enforces it).
+        "minProperties": 1, "maxProperties": 1})
     data = fields.Dict(
-        keys=fields.String(validate=validate.Regexp(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")),
-        values=fields.String(validate=validate.Length(max=500)),
+        keys=fields.String(validate=validate.Regexp(DATA_KEY_PATTERN)),
+        values=Text(max_length=DATA_VALUE_MAX, min_length=0, multiline=True, trim=False),
         load_default=None,
-        metadata={"description": "Extra string fields for the app (not `type` or `notification_id`)"},
+        metadata={"description": "Extra string fields for the app: at most 10, keys like `room_change` (not "
+                                 f"{', '.join(sorted(RESERVED_DATA_KEYS))}), values up to {DATA_VALUE_MAX} "
+                                 "characters", "maxProperties": 10, "reserved_keys": RESERVED_DATA_KEYS},
     )
     dry_run = fields.Boolean(load_default=False, metadata={"description": "Count recipients; store and send nothing"})
 
@@ -65,8 +74,8 @@ class InboxItemSchema(BaseSchema):
     title = fields.String(metadata={"description": "In the caller's locale"})
     body = fields.String()
     data = fields.Dict(keys=fields.String(), values=fields.String())
-    created_at = fields.DateTime()
-    read_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    read_at = UtcDateTime(allow_none=True)
 
 
 class InboxSchema(BaseSchema):
@@ -76,8 +85,8 @@ class InboxSchema(BaseSchema):
 
 
 class QuietHoursSchema(BaseSchema):
-    start = fields.Time(required=True, format="%H:%M", metadata={"example": "22:00"})
-    end = fields.Time(required=True, format="%H:%M", metadata={"example": "07:00"})
+    start = fields.Time(required=True, format="%H:%M", metadata={"example": "22:00", "pattern": CLOCK_PATTERN})
+    end = fields.Time(required=True, format="%H:%M", metadata={"example": "07:00", "pattern": CLOCK_PATTERN})
 
     @validates_schema
     def not_empty(self, data, **_kwargs):
@@ -85,8 +94,6 @@ class QuietHoursSchema(BaseSchema):
         missing = [name for name in ("start", "end") if name not in data]
         if missing:
             raise ValidationError("give both start and end", missing[0])
-        if data["start"] == data["end"]:
-            raise ValidationError("start and end must differ", "end")
 
 
 class NotificationPreferencesSchema(BaseSchema):
@@ -95,7 +102,8 @@ class NotificationPreferencesSchema(BaseSchema):
     exam_schedule = fields.Boolean(metadata={
         "description": "Pushes about exams of my courses when an exam period is published or its exams move"})
     quiet_hours = fields.Nested(QuietHoursSchema, allow_none=True, metadata={
-        "description": "Non-urgent pushes wait until the end; null = off. A change to a class today or tomorrow "
+        "description": "Non-urgent pushes wait until the end; null (or an equal start and end) = off. "
+                       "A change to a class today or tomorrow "
                        "is sent at once. The inbox records everything regardless."})
     timezone = fields.String(dump_only=True, metadata={"example": "Europe/Belgrade"})
 

@@ -23,7 +23,7 @@ from flask import current_app
 from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, text, update
 
 from raf_network.courses.models import DAY_CODES, KIND_TO_TYPE, Course, ExamEntry, ExamPeriod, ScheduleEntry
-from raf_network.errors import NotFound, ValidationFailed
+from raf_network.errors import NotFound
 from raf_network.extensions import db
 from raf_network.jobs import Retry, enqueue, enqueue_after_commit
 from raf_network.notifications import push
@@ -287,9 +287,10 @@ def exam_schedule_notify(*, period_id, exam_ids):
 # --------------------------------------------------------------------------------------------------
 
 def _audience_clause(audience):
-    """A condition on User for the one audience key; ValidationFailed (422) locates a bad reference."""
+    """A condition on User for the one audience key; NotFound (404) locates a reference to nothing."""
     def invalid(key, message):
-        return ValidationFailed("the audience is invalid", errors={"json": {"audience": {key: [message]}}})
+        return NotFound("the audience names something that does not exist",
+                        errors={"json": {"audience": {key: [message]}}})
 
     if audience.get("all"):
         return literal(True)
@@ -429,7 +430,8 @@ def preferences_get(*, user_id):
 
 
 def preferences_update(*, user_id, changes):
-    """Change some preferences; ``quiet_hours: None`` switches quiet hours off."""
+    """Change some preferences; ``quiet_hours: None`` switches quiet hours off, and so do quiet hours that end
+    when they start (an empty interval)."""
     preference = db.session.get(NotificationPreference, user_id)
     if preference is None:
         preference = NotificationPreference(user_id=user_id, **dict.fromkeys(PREFERENCE_FLAGS, True))
@@ -439,6 +441,8 @@ def preferences_update(*, user_id, changes):
             setattr(preference, name, changes[name])
     if "quiet_hours" in changes:
         quiet = changes["quiet_hours"]
+        if quiet and quiet["start"] == quiet["end"]:
+            quiet = None
         preference.quiet_start = quiet["start"] if quiet else None
         preference.quiet_end = quiet["end"] if quiet else None
     db.session.commit()

@@ -17,7 +17,7 @@ from flask_smorest import Blueprint as SmorestBlueprint
 from sqlalchemy import select
 
 from raf_network.errors import Forbidden, Unauthorized
-from raf_network.extensions import db
+from raf_network.extensions import db, view_for_request
 from raf_network.users.models import ROLES, AuthSession, RefreshToken, User
 
 ALGORITHM = "HS256"
@@ -123,11 +123,21 @@ def current_session():
     return g.auth_session
 
 
-def auth_required(*roles):
-    """Guard a view (or MethodView method): a valid token, and one of ``roles`` when given.
+# The attribute ``auth_required`` and ``personal_response`` leave on a view (or MethodView method). It survives
+# any decorator stacked around it that uses functools.wraps (flask-smorest's and Flask-Limiter's all do).
+AUTH_ROLES = "raf_auth_roles"
+PERSONAL = "raf_personal_response"
+PERSONAL_CACHE_CONTROL = "private, no-store"
 
-    Also documents the bearer security requirement and the 401/403 answers in the OpenAPI spec.
-    Place it below the ``@blp.response``/``@blp.arguments`` decorators.
+
+def auth_required(*roles):
+    """Mark a view (or MethodView method) as needing a valid token, and one of ``roles`` when given.
+
+    ``request_authenticate`` (a ``before_request`` hook the factory registers) authenticates such a request
+    before any argument parsing, whatever position this decorator has among the others: an anonymous
+    request with a bad body is 401, never 422. Its responses are personal (``Cache-Control: private,
+    no-store`` unless the view sets its own). Also documents the bearer security requirement and the
+    401/403 answers in the OpenAPI spec.
     """
     for role in roles:
         if role not in ROLES:
@@ -136,12 +146,12 @@ def auth_required(*roles):
     def decorator(func):
         @wraps(func)
         def wrapper(*args, **kwargs):
-            user, auth_session = access_token_verify(_bearer_token())
-            if roles and user.role not in roles:
-                raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
-            g.current_user, g.auth_session = user, auth_session
+            if g.get("auth_session") is None:
+                _authenticate(roles)  # called without the hook (not through a request): still guarded
             return func(*args, **kwargs)
 
+        setattr(wrapper, AUTH_ROLES, roles)
+        setattr(wrapper, PERSONAL, True)
         responses = {"401": {"description": "Missing, invalid, expired or revoked token", "content": _ERROR_CONTENT}}
         if roles:
             responses["403"] = {"description": f"Needs one of the roles: {', '.join(roles)}",
@@ -151,5 +161,43 @@ def auth_required(*roles):
     return decorator
 
 
+def personal_response(func):
+    """Mark a view that needs no bearer token but answers with something personal (sign-in, refresh: the
+    tokens themselves): ``Cache-Control: private, no-store`` unless the view sets its own."""
+    setattr(func, PERSONAL, True)
+    return func
+
+
+def _authenticate(roles):
+    user, auth_session = access_token_verify(_bearer_token())
+    if roles and user.role not in roles:
+        raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+    g.current_user, g.auth_session = user, auth_session
+
+
+def request_authenticate():
+    """``before_request``: authenticate requests to views marked ``auth_required`` before anything reads
+    their arguments, and note which responses are personal."""
+    view = view_for_request()
+    if view is None:
+        return
+    g.personal_response = getattr(view, PERSONAL, False)
+    roles = getattr(view, AUTH_ROLES, None)
+    if roles is not None:
+        _authenticate(roles)
+
+
+def personal_cache_control(response):
+    """``after_request``: personal responses (errors included) are never stored by a shared cache."""
+    if g.get("personal_response") and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = PERSONAL_CACHE_CONTROL
+    return response
+
+
 def security_scheme_register(api):
+    """The bearer scheme every ``auth_required`` operation names (and, while here, the spec's other shared
+    conventions: see ``raf_network.schemas.openapi_conventions_register``)."""
+    from raf_network.schemas import openapi_conventions_register
+
+    openapi_conventions_register(api)
     api.spec.components.security_scheme(BEARER_SCHEME, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})

@@ -8,7 +8,7 @@ from raf_network.errors import ApiError
 from raf_network.users import services
 from raf_network.users.models import ROLES
 
-users_cli = AppGroup("users", help="Manage accounts: create, roles, tokens, disable.")
+users_cli = AppGroup("users", help="Manage accounts: create, roles, tokens, disable, Google account.")
 ROLE_CHOICE = click.Choice(ROLES)
 
 
@@ -73,6 +73,19 @@ def enable_command(email):
     except ApiError as error:
         _fail(error)
     click.echo(f"{user.email} enabled")
+
+
+@users_cli.command("clear-google-sub")
+@click.argument("email")
+def clear_google_sub_command(email):
+    """Forget the Google account recorded at first sign-in, so the next sign-in for EMAIL (e.g. an address
+    the domain re-created) is accepted and recorded. Check who owns the address first."""
+    try:
+        user, previous = services.user_google_sub_clear(email=email)
+    except ApiError as error:
+        _fail(error)
+    click.echo(f"{user.email}: Google account {previous or '(none recorded)'} forgotten; the next sign-in records "
+               "its own")
 
 
 @users_cli.command("list")

@@ -75,6 +75,7 @@ def google_id_token_verify(id_token):
         raise Unauthorized("the Google ID token was not issued by Google") from None
     except jwt.PyJWTError:
         raise Unauthorized("the Google ID token is invalid") from None
+    _authorized_party_check(claims, client_ids)
     # Google sends a boolean; very old tokens carried the string "true".
     if claims.get("email_verified") not in (True, "true"):
         raise Unauthorized("Google has not verified this e-mail address")
@@ -85,6 +86,15 @@ def google_id_token_verify(id_token):
         subject=str(claims["sub"]), email=email,
         given_name=_text_claim(claims.get("given_name")), family_name=_text_claim(claims.get("family_name")),
     )
+
+
+def _authorized_party_check(claims, client_ids):
+    """With several audiences, the token must name the party it was issued to (``azp``), and that party must
+    be one of ours (OpenID Connect Core 3.1.3.7; Google's guidance). With one audience ``azp`` is the
+    Android/iOS client that asked for a token for our web client id, and is not required to be configured."""
+    audience = claims["aud"]
+    if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") not in client_ids:
+        raise Unauthorized("the Google ID token was issued to another application (azp)")
 
 
 def _text_claim(value):

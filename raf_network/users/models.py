@@ -28,6 +28,9 @@ class User(db.Model):
     links: Mapped[list] = mapped_column(JSON, default=list)
     locale: Mapped[str] = mapped_column(String(16), default="sr-Latn")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Google's stable account id (``sub``) of the first sign-in; a later token for this e-mail must carry the
+    # same one (``flask users clear-google-sub`` forgets it after an operator checked the new account).
+    google_sub: Mapped[str | None] = mapped_column(String(255))
     calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=func.now(), onupdate=func.now())

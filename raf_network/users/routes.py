@@ -4,9 +4,9 @@ from flask import Response, current_app, url_for
 from flask.views import MethodView
 
 from raf_network.courses.schemas import ScheduleEntrySchema
-from raf_network.extensions import Blueprint, limiter
+from raf_network.extensions import Blueprint, failures_throttle, limiter
 from raf_network.users import services
-from raf_network.users.auth import auth_required, current_session, current_user
+from raf_network.users.auth import auth_required, current_session, current_user, personal_response
 from raf_network.users.schemas import (
     CalendarTokenSchema,
     DeviceSchema,
@@ -43,8 +43,11 @@ class GoogleLogin(MethodView):
     @blp.alt_response(401, description="The ID token is invalid, expired, not for this app, or unverified "
                                        "(also while `GOOGLE_CLIENT_IDS` is unset)", **ERROR)
     @blp.alt_response(403, description="The account is disabled", **ERROR)
-    @blp.alt_response(429, description="Too many sign-ins from this address (`Retry-After`)", **ERROR)
+    @blp.alt_response(429, description="Too many sign-ins from this address (`LOGIN_RATE_LIMIT`), or too many "
+                                       "failed ones (`LOGIN_FAILURE_RATE_LIMIT`; `Retry-After`)", **ERROR)
     @blp.alt_response(503, description="Google's signing keys are unreachable (`Retry-After`)", **ERROR)
+    @personal_response
+    @failures_throttle("LOGIN_FAILURE_RATE_LIMIT", scope="sign-in")
     def post(self, body):
         """Sign in with a Google ID token
 
@@ -63,7 +66,10 @@ class Refresh(MethodView):
     @blp.response(200, TokensSchema)
     @blp.alt_response(401, description="Unknown, expired or revoked refresh token; a reused one ends its session",
                       **ERROR)
-    @blp.alt_response(429, description="Too many refreshes from this address (`Retry-After`)", **ERROR)
+    @blp.alt_response(429, description="Too many refreshes from this address, or too many failed ones "
+                                       "(`Retry-After`)", **ERROR)
+    @personal_response
+    @failures_throttle("LOGIN_FAILURE_RATE_LIMIT", scope="refresh")
     def post(self, body):
         """Exchange a refresh token for a new access token and refresh token"""
         return services.session_refresh(refresh_token=body["refresh_token"])
@@ -166,7 +172,8 @@ class Devices(MethodView):
         return device, 201 if created else 200
 
 
-@blp.route("/devices/<string:token>")
+# `path`, not `string`: a token stored before tokens were validated may hold a '/', and must stay deletable.
+@blp.route("/devices/<path:token>")
 class DeviceDetail(MethodView):
     @blp.response(204)
     @blp.alt_response(404, description="You have no device with this token", **ERROR)

@@ -162,6 +162,7 @@ def user_sign_in_google(*, id_token):
             user = db.session.scalar(select(User).where(User.email == identity.email))
     if not user.is_active:
         raise Forbidden("this account is disabled")
+    _google_account_check(user, identity)
     if identity.given_name:
         user.first_name = identity.given_name
     if identity.family_name:
@@ -174,6 +175,28 @@ def user_sign_in_google(*, id_token):
     tokens = session_tokens_issue(user=user, auth_session=auth_session)
     db.session.commit()
     return user, tokens
+
+
+def _google_account_check(user, identity):
+    """Record the Google account of the first sign-in; refuse another Google account for the same e-mail."""
+    if user.google_sub is None:
+        user.google_sub = identity.subject
+    elif user.google_sub != identity.subject:
+        log.warning("Google sign-in refused for user %s (%s): the token is from another Google account than the "
+                    "one recorded at first sign-in (the address may have been re-created); after checking, "
+                    "`flask users clear-google-sub %s` lets the new account in", user.id, user.email, user.email)
+        raise Unauthorized("this e-mail address now belongs to a different Google account than the one that "
+                           "created this account; ask the faculty's support to check it")
+
+
+def user_google_sub_clear(*, email):
+    """Forget the Google account recorded for ``email`` (``flask users clear-google-sub``): the next sign-in
+    records whichever account it comes from."""
+    user = user_by_email(email=email)
+    previous, user.google_sub = user.google_sub, None
+    db.session.commit()
+    log.warning("Google account of user %s (%s) cleared by an operator", user.id, user.email)
+    return user, previous
 
 
 def session_refresh(*, refresh_token):

@@ -6,6 +6,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from raf_network.errors import ApiError
 from raf_network.extensions import Blueprint, limiter
+from raf_network.schemas import PAGINATION_HEADER_DOC, PageQuerySchema, pagination_header
 from raf_network.users.auth import auth_required
 from raf_network.webhook import services
 from raf_network.webhook.schemas import DeliveryDetailSchema, DeliveryOutcomeSchema, DeliverySchema, EnvelopeSchema
@@ -34,7 +35,8 @@ class CourseWebhook(MethodView):
     @blp.doc(parameters=SIGNATURE_HEADERS, requestBody={
         "required": True, "content": {"application/json": {"schema": EnvelopeSchema}}})
     @blp.response(200, DeliveryOutcomeSchema)
-    @blp.alt_response(400, schema=ErrorSchema, description="The body is not UTF-8 JSON")
+    @blp.alt_response(400, schema=ErrorSchema, description="The body is not UTF-8 JSON, or nests deeper than 64 "
+                                                           "levels, repeats a key, or holds NaN or a lone surrogate")
     @blp.alt_response(401, schema=ErrorSchema, description="Missing or invalid signature, or stale timestamp")
     @blp.alt_response(409, schema=ErrorSchema, description="Out of order, or a snapshot removing too much")
     @blp.alt_response(413, schema=ErrorSchema, description="Body larger than WEBHOOK_MAX_BODY")
@@ -70,15 +72,13 @@ def _raw_body():
 
 @blp.route("/webhooks/deliveries")
 class Deliveries(MethodView):
-    @blp.response(200, DeliverySchema(many=True))
-    @blp.paginate()
+    @blp.arguments(PageQuerySchema, location="query", as_kwargs=True)
+    @blp.response(200, DeliverySchema(many=True), headers=PAGINATION_HEADER_DOC)
     @auth_required("admin", "faculty_administrator")
-    def get(self, pagination_parameters):
+    def get(self, page, page_size):
         """Webhook deliveries, newest first (paginated; see the X-Pagination header)"""
-        deliveries, total = services.delivery_list(page=pagination_parameters.page,
-                                                   page_size=pagination_parameters.page_size)
-        pagination_parameters.item_count = total
-        return deliveries
+        deliveries, total = services.delivery_list(page=page, page_size=page_size)
+        return deliveries, pagination_header(page=page, page_size=page_size, total=total)
 
 
 @blp.route("/webhooks/deliveries/<int:delivery_id>")

@@ -12,7 +12,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from raf_network.courses.models import DAY_CODES, KINDS
 from raf_network.courses.services import FAMILIES, GROUP_PATTERN, day_index
-from raf_network.schemas import BaseSchema
+from raf_network.schemas import SINGLE_LINE_CONTROLS, SINGLE_LINE_PATTERN, BaseSchema, UtcDateTime
 
 SNAPSHOT, DELTA = "courses.snapshot", "courses.delta"
 CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -42,9 +42,12 @@ def text(max_length, *, optional=False):
             raise ValueError("Must not be blank.")
         if len(value) > max_length:
             raise ValueError(f"Longer than maximum length {max_length}.")
+        if SINGLE_LINE_CONTROLS.search(value):  # course names, teachers, classrooms: shown to every student
+            raise ValueError("Control characters are not allowed.")
         return value
 
-    openapi = {"type": "string", "maxLength": max_length, **({"nullable": True} if optional else {"minLength": 1})}
+    openapi = {"type": "string", "maxLength": max_length, "pattern": SINGLE_LINE_PATTERN,
+               **({"nullable": True} if optional else {"minLength": 1})}
     return Rule(parse, openapi, required=not optional)
 
 
@@ -263,11 +266,11 @@ class DeliveryOutcomeSchema(BaseSchema):
 class DeliverySchema(BaseSchema):
     id = fields.Integer(dump_only=True)
     webhook_id = fields.String(dump_only=True)
-    received_at = fields.DateTime(dump_only=True)
+    received_at = UtcDateTime(dump_only=True)
     source_address = fields.String(dump_only=True, allow_none=True)
     signature = fields.String(dump_only=True, metadata={"enum": ["valid", "replay"]})
     type = fields.String(dump_only=True, allow_none=True)
-    payload_timestamp = fields.DateTime(dump_only=True, allow_none=True)
+    payload_timestamp = UtcDateTime(dump_only=True, allow_none=True)
     status = fields.String(dump_only=True, metadata={"enum": ["applied", "duplicate", "rejected", "failed"]})
     http_status = fields.Integer(dump_only=True)
     created = fields.Integer(attribute="created_count", dump_only=True)

@@ -9,7 +9,6 @@ applied at most once (``WebhookDelivery.applied_webhook_id`` is unique). A refus
 import base64
 import hashlib
 import hmac
-import json
 import logging
 import re
 import time
@@ -32,6 +31,7 @@ from raf_network.courses.services import (
 from raf_network.errors import ApiError, Conflict, NotFound, Unauthorized, ValidationFailed
 from raf_network.extensions import db
 from raf_network.jobs import enqueue_after_commit
+from raf_network.json_input import json_parse
 from raf_network.webhook.models import STATUSES, WebhookDelivery
 from raf_network.webhook.schemas import SNAPSHOT, EnvelopeSchema, errors_flatten
 
@@ -210,11 +210,7 @@ def _delivery_apply(delivery, body, *, check_order, force):
 def envelope_parse(body):
     """Raw body → the validated envelope. 400 when it is not UTF-8 JSON, 422 (errors located by dotted
     path, e.g. ``data.schedule[17].start``) when it is JSON of the wrong shape."""
-    try:
-        document = json.loads(body.decode("utf-8"), parse_constant=_no_constant,
-                              object_pairs_hook=_object_without_duplicates)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ApiError(f"the body is not UTF-8 JSON: {exc}", code=400) from None
+    document = json_parse(body)  # the app's one JSON decoder: 400 for anything it refuses
     try:
         envelope = EnvelopeSchema().load(document)
     except ValidationError as exc:
@@ -222,21 +218,6 @@ def envelope_parse(body):
                                errors=errors_flatten(exc.messages)) from None
     envelope["timestamp"] = envelope["timestamp"].astimezone(timezone.utc)
     return envelope
-
-
-def _object_without_duplicates(pairs):
-    """A JSON object whose keys are unique: with duplicates, parsers disagree on which value counts."""
-    document = dict(pairs)
-    if len(document) != len(pairs):
-        seen, duplicates = set(), set()
-        for key, _ in pairs:
-            (duplicates if key in seen else seen).add(key)
-        raise ValueError(f"duplicated key(s) {', '.join(sorted(duplicates))}")
-    return document
-
-
-def _no_constant(name):
-    raise ValueError(f"{name} is not JSON")
 
 
 def _order_check(timestamp):

@@ -68,3 +68,20 @@ def test_reads_succeed_from_the_database_when_redis_is_down(pg_url, monkeypatch,
     assert second.status_code == 200 and second.get_json()[0]["classroom"] == "Raf06"
     assert any("cache unavailable" in record.getMessage() for record in caplog.records)
     assert any("could not announce" in record.getMessage() for record in caplog.records)
+
+
+def test_a_filter_value_cannot_poison_another_filter_sets_cache_entry(app, raspored_text):
+    """`?classroom=Raf%26course%3D<id>` (one filter whose value holds `&course=`) and `?classroom=Raf&course=<id>`
+    (two filters) once shared a cache key: whichever came first decided what the other read."""
+    from raf_network.courses.services import schedule_import
+
+    with app.app_context():
+        schedule_import(text=raspored_text)
+    client = app.test_client()
+    entries = client.get("/api/course-schedule?classroom=Raf").get_json()
+    course_id = entries[0]["course"]["id"]
+    poison = client.get("/api/course-schedule", query_string={"classroom": f"Raf&course={course_id}"})
+    assert poison.status_code == 200 and poison.get_json() == []
+    honest = client.get(f"/api/course-schedule?classroom=Raf&course={course_id}")
+    expected = [entry for entry in entries if entry["course"]["id"] == course_id]
+    assert honest.get_json() == expected != []

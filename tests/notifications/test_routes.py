@@ -66,13 +66,22 @@ def test_dry_run_counts_without_storing_or_sending(app):
 
 
 @pytest.mark.parametrize("audience", [
-    {}, {"all": True, "role": "student"}, {"all": False}, {"role": "dean"}, {"user_ids": []},
-    {"course_id": 999999}, {"schedule_entry_id": 999999}, {"user_ids": [999999]}, {"everyone": True},
+    {}, {"all": True, "role": "student"}, {"all": False}, {"role": "dean"}, {"user_ids": []}, {"everyone": True},
 ])
 def test_broadcast_audience_must_be_exactly_one_valid_key(app, audience):
     response = _broadcast(app, {**ANNOUNCEMENT, "audience": audience})
     assert response.status_code == 422
     assert response.get_json()["code"] == 422
+    assert count(app, Notification) == 0
+
+
+@pytest.mark.parametrize("audience", [{"course_id": 999999}, {"schedule_entry_id": 999999}, {"user_ids": [999999]}])
+def test_broadcast_to_something_that_does_not_exist_is_404(app, audience):
+    """A well-formed reference to nothing is 404 (as subscribing to an unknown entry is), not 422: the body is
+    valid, what it names is missing."""
+    response = _broadcast(app, {**ANNOUNCEMENT, "audience": audience})
+    assert response.status_code == 404
+    assert list(response.get_json()["errors"]["json"]["audience"]) == list(audience)
     assert count(app, Notification) == 0
 
 
@@ -175,8 +184,19 @@ def test_preferences_default_on_and_patch_partially(app):
     assert client.get("/api/me/notification-preferences", headers=headers).get_json()["exam_schedule"] is False
 
 
+def test_quiet_hours_that_end_when_they_start_are_no_quiet_hours(app):
+    """An empty interval (OpenAPI cannot say "start ≠ end", so it is accepted and means off)."""
+    headers = bearer(app, user_create(app))
+    client = app.test_client()
+    client.patch("/api/me/notification-preferences", headers=headers,
+                 json={"quiet_hours": {"start": "22:00", "end": "07:00"}})
+    response = client.patch("/api/me/notification-preferences", headers=headers,
+                            json={"quiet_hours": {"start": "22:00", "end": "22:00"}})
+    assert response.status_code == 200 and response.get_json()["quiet_hours"] is None
+
+
 @pytest.mark.parametrize("body", [
-    {"quiet_hours": {"start": "22:00", "end": "22:00"}}, {"quiet_hours": {"start": "25:00", "end": "07:00"}},
+    {"quiet_hours": {"start": "25:00", "end": "07:00"}},
     {"quiet_hours": {"start": "22:00"}}, {"announcements": "maybe"}, {"sound": True}, {"timezone": "UTC"},
 ])
 def test_preferences_reject_bad_input(app, body):

@@ -28,7 +28,7 @@ def test_register_then_refresh(app):
     again = _register(app, headers, "fcm:abc-123_x", platform="android", app_version="2.2.0")
     assert again.status_code == 200
     assert again.get_json()["app_version"] == "2.2.0"
-    assert again.get_json()["last_seen_at"] > body["last_seen_at"]
+    assert again.get_json()["last_seen_at"] >= body["last_seen_at"]  # whole seconds (UtcDateTime)
     assert _tokens(app, headers) == ["fcm:abc-123_x"]
 
 
@@ -107,3 +107,50 @@ def test_invalid_registration_is_422(app, body):
 ])
 def test_devices_need_a_token(app, method, path):
     assert getattr(app.test_client(), method)(path, json={"token": "x", "platform": "ios"}).status_code == 401
+
+
+REAL_LOOKING_TOKEN = ("cXkA1b2C3d4:APA91bH" + "x" * 120 + "-_Az09")
+
+
+@pytest.mark.parametrize("token, why", [
+    ("abc/def", "a slash: the token could not be named in DELETE /api/devices/<token>"),
+    ("abc\x00def", "NUL"),
+    ("abc def", "a space"),
+    ("abc\ndef", "a newline"),
+    ("x" * 5000, "5,000 characters"),
+    ("x" * 513, "longer than the column"),
+    ("tok%2Fen", "percent-encoding"),
+    ("żeton", "not ASCII"),
+])
+def test_a_token_that_is_not_an_fcm_registration_token_is_422(app, token, why):
+    headers = bearer(app, user_create(app))
+    response = _register(app, headers, token)
+    assert response.status_code == 422, why
+    assert "token" in response.get_json()["errors"]["json"]
+    assert _tokens(app, headers) == []
+
+
+def test_every_token_that_can_be_stored_can_be_deleted_through_its_url(app):
+    headers = bearer(app, user_create(app))
+    client = app.test_client()
+    for token in (REAL_LOOKING_TOKEN, "a:b-c_d", "x" * 512):
+        assert _register(app, headers, token).status_code == 201
+        assert client.delete(f"/api/devices/{token}", headers=headers).status_code == 204, token
+    assert _tokens(app, headers) == []
+
+
+def test_a_legacy_token_with_a_slash_can_still_be_deleted(app):
+    """Stored before tokens were validated: `/` must not make it undeletable."""
+    user_id = user_create(app)
+    headers = bearer(app, user_id)
+    with app.app_context():
+        db.session.add(Device(user_id=user_id, token="legacy/token", platform="android"))
+        db.session.commit()
+    assert app.test_client().delete("/api/devices/legacy/token", headers=headers).status_code == 204
+    assert _tokens(app, headers) == []
+
+
+def test_logout_refuses_a_malformed_device_token(app):
+    headers = bearer(app, user_create(app))
+    response = app.test_client().post("/api/auth/logout", json={"device_token": "a b"}, headers=headers)
+    assert response.status_code == 422

@@ -178,3 +178,99 @@ def test_sign_in_is_rate_limited_per_address_in_the_error_format(signin_app, goo
     other = signin_app.test_client().post("/api/google-login", json={"id_token": google.id_token()},
                                           environ_base={"REMOTE_ADDR": "10.1.2.3"})
     assert other.status_code == 200
+
+
+# ---- azp with several audiences; the Google account (sub) recorded at first sign-in --------------------
+
+@pytest.mark.parametrize("azp, status", [
+    (None, 401),                                   # several audiences and no azp
+    ("someone-elses-app.apps.googleusercontent.com", 401),
+    (CLIENT_ID, 200),
+])
+def test_a_token_with_several_audiences_must_name_one_of_ours_as_azp(signin_app, google, azp, status):
+    token = google.id_token(aud=[CLIENT_ID, "someone-elses-app.apps.googleusercontent.com"], azp=azp)
+    response = sign_in(signin_app, token)
+    assert response.status_code == status, response.get_data(as_text=True)
+    if status == 401:
+        assert "azp" in response.get_json()["message"]
+
+
+def test_a_single_audience_token_may_name_an_unconfigured_android_client_as_azp(signin_app, google):
+    """Android's Google sign-in asks for a token for the web client id: aud = web, azp = the Android client."""
+    token = google.id_token(aud=CLIENT_ID, azp="123-android.apps.googleusercontent.com")
+    assert sign_in(signin_app, token).status_code == 200
+
+
+def _google_sub(app, email):
+    with app.app_context():
+        return db.session.scalar(select(User.google_sub).where(User.email == email))
+
+
+def test_the_google_account_of_the_first_sign_in_is_recorded_and_a_different_one_refused(signin_app, google,
+                                                                                         caplog):
+    email = "mmarkovic1021rn@raf.rs"
+    assert sign_in(signin_app, google.id_token(email=email, sub="1111")).status_code == 200
+    assert _google_sub(signin_app, email) == "1111"
+    assert sign_in(signin_app, google.id_token(email=email, sub="1111")).status_code == 200
+    with signin_app.app_context():
+        sessions_before = db.session.scalar(select(func.count()).select_from(AuthSession))
+    with caplog.at_level("WARNING"):
+        response = sign_in(signin_app, google.id_token(email=email, sub="2222"))
+    body = _assert_error(response, 401)
+    assert "different Google account" in body["message"] and "token" not in body
+    assert any(record.levelname == "WARNING" and "clear-google-sub" in record.getMessage()
+               for record in caplog.records)
+    assert _google_sub(signin_app, email) == "1111"
+    with signin_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AuthSession)) == sessions_before
+
+
+def test_an_account_without_a_recorded_google_account_records_it_at_sign_in(signin_app, google):
+    user_create(signin_app, email="pprofesor@raf.rs", role="admin")
+    assert sign_in(signin_app, google.id_token(email="pprofesor@raf.rs", sub="3333")).status_code == 200
+    assert _google_sub(signin_app, "pprofesor@raf.rs") == "3333"
+
+
+def test_an_operator_clears_the_recorded_google_account(signin_app, google):
+    email = "mmarkovic1021rn@raf.rs"
+    sign_in(signin_app, google.id_token(email=email, sub="1111"))
+    result = signin_app.test_cli_runner().invoke(args=["users", "clear-google-sub", email])
+    assert result.exit_code == 0 and "1111" in result.output
+    assert _google_sub(signin_app, email) is None
+    assert sign_in(signin_app, google.id_token(email=email, sub="2222")).status_code == 200
+    assert _google_sub(signin_app, email) == "2222"
+    missing = signin_app.test_cli_runner().invoke(args=["users", "clear-google-sub", "nobody@raf.rs"])
+    assert missing.exit_code == 1 and "no user" in missing.output
+
+
+# ---- the first-day-of-term rush: one campus address, hundreds of valid sign-ins -------------------------
+
+def test_the_campus_rush_passes_while_a_flood_of_invalid_tokens_is_throttled(signin_app, google):
+    """With the default limits: 300 valid sign-ins a minute from one address all succeed; from the same
+    address, invalid tokens are 401 until LOGIN_FAILURE_RATE_LIMIT (20/minute) and 429 after; valid sign-ins
+    still succeed meanwhile, and another address's failures are counted on their own."""
+    assert signin_app.config["LOGIN_RATE_LIMIT"] == "600/minute"
+    assert signin_app.config["LOGIN_FAILURE_RATE_LIMIT"] == "20/minute"
+    campus = {"REMOTE_ADDR": "198.51.100.7"}
+    client = signin_app.test_client()
+
+    def attempt(id_token, environ=campus):
+        return client.post("/api/google-login", json={"id_token": id_token}, environ_base=environ)
+
+    statuses = [attempt(google.id_token(email=f"student{n}2024rn@raf.rs")).status_code for n in range(300)]
+    assert statuses == [200] * 300
+    failures = [attempt("not-a-jwt").status_code for _ in range(25)]
+    assert failures == [401] * 20 + [429] * 5
+    throttled = attempt(google.stranger_id_token())
+    _assert_error(throttled, 429)
+    assert int(throttled.headers["Retry-After"]) > 0
+    assert attempt(google.id_token(email="late2024rn@raf.rs")).status_code == 200
+    assert attempt("not-a-jwt", environ={"REMOTE_ADDR": "203.0.113.50"}).status_code == 401
+    assert _user_count(signin_app) == 301
+
+
+def test_failed_refreshes_are_throttled_too(signin_app):
+    signin_app.config["LOGIN_FAILURE_RATE_LIMIT"] = "3/minute"
+    client = signin_app.test_client()
+    statuses = [client.post("/api/auth/refresh", json={"refresh_token": "nope"}).status_code for _ in range(5)]
+    assert statuses == [401, 401, 401, 429, 429]

@@ -39,14 +39,15 @@ def test_patch_edits_the_allowed_fields(app):
                "links": ["https://github.com/jjovic", "http://example.com/x"], "locale": "en"}
     response = app.test_client().patch("/api/me", json=changes, headers=headers)
     assert response.status_code == 200
-    assert {name: response.get_json()[name] for name in changes} == changes
+    stored = {**changes, "first_name": "Jelena"}  # names are trimmed
+    assert {name: response.get_json()[name] for name in changes} == stored
     again = app.test_client().get("/api/me", headers=headers).get_json()
-    assert {name: again[name] for name in changes} == changes
+    assert {name: again[name] for name in changes} == stored
     # Partial: one field at a time; null clears optional ones.
     response = app.test_client().patch("/api/me", json={"phone": None, "bio": None}, headers=headers)
     assert response.status_code == 200
     body = response.get_json()
-    assert body["phone"] is None and body["bio"] is None and body["first_name"] == " Jelena"
+    assert body["phone"] is None and body["bio"] is None and body["first_name"] == "Jelena"
 
 
 @pytest.mark.parametrize("changes, field", [
@@ -56,6 +57,12 @@ def test_patch_edits_the_allowed_fields(app):
     ({"last_name": "x" * 101}, "last_name"),
     ({"phone": "call me"}, "phone"),
     ({"bio": "x" * 1001}, "bio"),
+    ({"first_name": "Ana\x00"}, "first_name"),
+    ({"first_name": "Ana\x1b[31m"}, "first_name"),
+    ({"last_name": "Ana\nJović"}, "last_name"),
+    ({"last_name": "\x07"}, "last_name"),
+    ({"bio": "line\x7f"}, "bio"),
+    ({"bio": "\x85next line"}, "bio"),
     ({"links": ["javascript:alert(1)"]}, "links"),
     ({"links": "https://example.com"}, "links"),
     ({"links": [f"https://example.com/{n}" for n in range(11)]}, "links"),

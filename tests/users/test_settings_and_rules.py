@@ -18,7 +18,8 @@ def test_defaults(monkeypatch):
     config = _config()
     assert config.GOOGLE_CLIENT_IDS == [] and config.GOOGLE_CERTS_URL.startswith("https://www.googleapis.com/")
     assert (config.SEMESTER_START, config.SEMESTER_END) == (date(2026, 10, 1), date(2027, 1, 15))
-    assert config.STUDENT_EMAIL_DOMAIN == "raf.rs" and config.LOGIN_RATE_LIMIT == "20/minute"
+    assert config.STUDENT_EMAIL_DOMAIN == "raf.rs" and config.LOGIN_RATE_LIMIT == "600/minute"
+    assert config.LOGIN_FAILURE_RATE_LIMIT == "20/minute"
     assert config.MAX_DEVICES_PER_USER == 10
 
 

@@ -134,6 +134,24 @@ def attack_nan_and_infinity(app):
     return _post(app, body, _signed(app, body)), 400
 
 
+def attack_lone_surrogate(app):
+    """Valid JSON syntax, but not text: before the shared decoder, psycopg's UnicodeEncodeError was a 500."""
+    payload = delta(timestamp="2026-11-26T10:00:00Z", courses=[{"code": "surrogate", "name": "x"}])
+    body = json.dumps(payload).encode().replace(b'"name": "x"', b'"name": "\\ud800"')
+    return _post(app, body, _signed(app, body)), 400
+
+
+def attack_control_characters_in_names(app):
+    payload = delta(timestamp="2026-11-26T10:00:00Z", courses=[{"code": "ctl", "name": "Uvod\x1b[2J\x07"}])
+    body = json.dumps(payload).encode()
+    return _post(app, body, _signed(app, body)), 422
+
+
+def attack_nested_just_past_the_bound(app):
+    body = b'{"type": "courses.delta", "data": ' + b"[" * 65 + b"]" * 65 + b"}"
+    return _post(app, body, _signed(app, body)), 400
+
+
 def attack_stale_replay(app):
     """A captured delivery sent again ten minutes later: its signed timestamp is now stale."""
     body = _valid_delta_body()
