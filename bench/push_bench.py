@@ -109,7 +109,7 @@ def _populate(app, students):
 
 
 def _timetable(*, classroom):
-    from raf_network.courses.services import catalogue_plan, catalogue_write
+    from raf_network.courses.catalogue import catalogue_plan, catalogue_write
 
     # Thursday: with quiet hours unset no push waits, and "urgent" does not change the path.
     plan = catalogue_plan(
@@ -168,7 +168,7 @@ def main():
 
     from raf_network import create_app
     from raf_network.extensions import db
-    from raf_network.notifications.services import timetable_changes_notify
+    from raf_network.notifications.catalogue_changes import timetable_changes_notify
     from tests.stubs.fcm import FcmStub, service_account
 
     redis.Redis.from_url(REDIS_URL).flushdb()
@@ -196,7 +196,8 @@ def main():
             with app.app_context():
                 changes = _timetable(classroom=f"Raf0{run}")
                 db.session.commit()
-                timetable_changes_notify(changes=changes.to_json(), source=f"bench:{run}")  # enqueues after commit
+                timetable_changes_notify(changes=changes.to_json(), source=f"bench:{run}")
+                db.session.commit()  # the push job is enqueued after this commit
             _wait(lambda target=sent_before + tokens: stub.sent >= target, 600, "the pushes")
             elapsed = time.perf_counter() - started
             driver_cpu = time.process_time() - driver_cpu

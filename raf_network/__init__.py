@@ -161,6 +161,7 @@ def register_commands(app):
     from raf_network.courses.cli import import_exams_command, import_schedule_command, seed_command
     from raf_network.jobs import worker_command
     from raf_network.network.cli import network_cli
+    from raf_network.notifications.cli import notifications_cli
     from raf_network.users.cli import users_cli
     from raf_network.webhook.cli import webhook_cli
 
@@ -171,3 +172,4 @@ def register_commands(app):
     app.cli.add_command(users_cli)
     app.cli.add_command(webhook_cli)
     app.cli.add_command(network_cli)
+    app.cli.add_command(notifications_cli)

@@ -3,6 +3,8 @@
 Domain code raises ``ApiError`` subclasses (or calls ``abort``); this module turns them, HTTP errors,
 database outages and unexpected exceptions into that format. No stack trace ever reaches a client.
 """
+import functools
+import json
 import logging
 
 from flask import g
@@ -123,3 +125,31 @@ def _status_name(code):
     from werkzeug.http import HTTP_STATUS_CODES
 
     return HTTP_STATUS_CODES.get(code, "Error")
+
+
+def cli_errors(command):
+    """For ``flask`` commands: a domain failure (``ApiError``) is its message and located errors on stderr and exit
+    status 1 — the operator's view of the one error format — never a traceback."""
+    import click
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ApiError as error:
+            click.echo(f"error: {error.message}", err=True)
+            for line in _error_lines(error.errors or {}):
+                click.echo(line, err=True)
+            raise SystemExit(1) from None
+
+    return wrapper
+
+
+def _error_lines(errors):
+    """``{"rows": ["line 3: …"], "data.schedule[2].start": ["…"]}`` → indented lines, one problem each."""
+    for location, problems in errors.items():
+        if isinstance(problems, (list, tuple)) and all(isinstance(problem, str) for problem in problems):
+            yield f"  {location}:"
+            yield from (f"    {problem}" for problem in problems)
+        else:
+            yield f"  {location}: {json.dumps(problems, ensure_ascii=False)}"

@@ -21,7 +21,7 @@ from raf_network.log_setup import job_context
 
 log = logging.getLogger(__name__)
 
-QUEUES = ("webhook", "notifications", "default")
+QUEUES = ("notifications", "default")
 
 
 def redis_connection():

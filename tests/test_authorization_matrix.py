@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from raf_network.courses.services import catalogue_plan, catalogue_write
+from raf_network.courses.catalogue import catalogue_plan, catalogue_write
 from raf_network.extensions import db
 from raf_network.notifications.models import Notification, NotificationRecipient
 from raf_network.users.models import Device, Subscription, User

@@ -36,3 +36,48 @@ def test_downgrade_to_base_and_back(embedded_app):
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         upgrade()
         assert "schedule_entry" in inspect(db.engine).get_table_names()
+
+
+@pytest.mark.parametrize("backend", ["embedded", "postgres"])
+def test_catalogue_changes_migration_moves_delivery_change_sets_and_back(backend, request):
+    """0011 moves each applied delivery's change set into catalogue_change (and points the delivery at it);
+    its downgrade puts them back."""
+    from sqlalchemy import text
+
+    from raf_network.extensions import db
+
+    app = request.getfixturevalue("embedded_app" if backend == "embedded" else "pg_app")
+    changed = '{"created": {"schedule": ["e1"]}, "updated": {}, "removed": {}}'
+    empty = '{"created": {"schedule": []}, "updated": {}, "removed": {}}'
+    insert = text("INSERT INTO webhook_delivery (id, webhook_id, received_at, signature, status, http_status, "
+                  "created_count, updated_count, removed_count, changes, raw_body) VALUES (:id, :id_text, "
+                  "CURRENT_TIMESTAMP, 'valid', :status, 200, :created, 0, 0, :changes, :body)")
+    with app.app_context():
+        try:
+            downgrade(revision="0010_hardening")
+            db.session.execute(insert, [
+                {"id": 1, "id_text": "msg_1", "status": "applied", "created": 1, "changes": changed, "body": b"{}"},
+                {"id": 2, "id_text": "msg_2", "status": "applied", "created": 0, "changes": empty, "body": b"{}"},
+                {"id": 3, "id_text": "msg_3", "status": "rejected", "created": 0, "changes": None, "body": b"{}"},
+            ])
+            db.session.commit()
+            upgrade()
+            rows = db.session.execute(text(
+                "SELECT d.id, c.source, c.changes FROM webhook_delivery d "
+                "LEFT JOIN catalogue_change c ON c.id = d.change_id ORDER BY d.id")).all()
+            assert [(row[0], row[1]) for row in rows] == [(1, "webhook:1"), (2, None), (3, None)]
+            import json
+
+            stored = rows[0][2] if isinstance(rows[0][2], dict) else json.loads(rows[0][2])
+            assert stored["created"]["schedule"] == ["e1"]
+            db.session.rollback()  # no transaction of ours may hold a lock the migration waits for
+            downgrade(revision="0010_hardening")
+            back = db.session.execute(text("SELECT id, changes FROM webhook_delivery ORDER BY id")).all()
+            restored = back[0][1] if isinstance(back[0][1], dict) else json.loads(back[0][1])
+            assert restored["created"]["schedule"] == ["e1"] and back[2][1] is None
+            db.session.rollback()
+        finally:
+            db.session.rollback()
+            db.session.execute(text("DELETE FROM webhook_delivery"))
+            db.session.commit()
+            upgrade()

@@ -18,6 +18,7 @@ from sqlalchemy import case, event, func, select
 
 from raf_network.cache.models import CacheGeneration
 from raf_network.extensions import db
+from raf_network.sql import dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def generations_bump(families):
     session = db.session()
     now = time.time_ns()
     # One upsert whatever the families' state (never bumped yet, or bumped before).
-    insert = _dialect_insert(session)(CacheGeneration).values(
+    insert = dialect_insert(CacheGeneration).values(
         [{"family": family, "generation": now} for family in families])
     session.execute(insert.on_conflict_do_update(index_elements=[CacheGeneration.family], set_={
         "generation": case((CacheGeneration.generation + 1 > now, CacheGeneration.generation + 1), else_=now),
@@ -62,15 +63,6 @@ def generations_bump(families):
     if not pending:
         _announce_after_commit(session, current_app.extensions["response_cache"].app)
     pending.update(families)
-
-
-def _dialect_insert(session):
-    """INSERT … ON CONFLICT, in the dialect of the session's database (PostgreSQL or SQLite)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
 
 
 def _announce_after_commit(session, app):

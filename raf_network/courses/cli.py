@@ -9,44 +9,27 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from raf_network.courses import exam_import, seed, services
-from raf_network.courses.sources import SourceUnreadable, import_text_read
-from raf_network.errors import ValidationFailed
+from raf_network.courses import exam_import, seed
+from raf_network.courses.csv_import import schedule_import
+from raf_network.courses.sources import import_text_read
+from raf_network.errors import cli_errors
 
 
 def _counts_line(counts):
     return f"created {counts['created']}, updated {counts['updated']}, removed {counts['removed']}"
 
 
-def _read(source):
-    try:
-        return import_text_read(source)
-    except SourceUnreadable as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-
-
-def _refused(exc):
-    click.echo(f"error: {exc.message}", err=True)
-    for kind, items in (exc.errors or {}).items():
-        click.echo(f"  {kind}:", err=True)
-        for item in items:
-            click.echo(f"    {item}", err=True)
-    sys.exit(1)
-
-
 @click.command("seed")
 @click.option("--demo", is_flag=True, help="Allow the DEMO data set in production too (elsewhere it is the fallback).")
 @with_appcontext
+@cli_errors
 def seed_command(demo):
     """Load the real RAF timetable and colloquium week from SEED_DATA_DIR, else labelled DEMO data (idempotent).
 
     In production, without the real files it refuses (unless --demo): load real data with import-schedule and
     import-exams instead."""
-    try:
+    try:  # (a real file that does not import is an ApiError: reported by cli_errors)
         report = seed.seed_run(demo_allowed=demo or current_app.config["ENV_NAME"] != "production")
-    except ValidationFailed as exc:  # a real file that does not import (the timetable's step may have committed)
-        _refused(exc)
     except seed.SeedDataMissing as exc:
         click.echo(f"error: {exc}; in production flask seed loads no DEMO data unless --demo is given. Load RAF's "
                    "files with flask import-schedule SOURCE and flask import-exams SOURCE --period NAME --visible.",
@@ -63,14 +46,12 @@ def seed_command(demo):
 @click.command("import-schedule")
 @click.argument("source")
 @with_appcontext
+@cli_errors
 def import_schedule_command(source):
     """Replace the timetable with a CSV in the RAF format (SOURCE: a path or an http(s) URL).
 
     A file with bad rows writes nothing."""
-    try:
-        changes = services.schedule_import(text=_read(source))
-    except ValidationFailed as exc:
-        _refused(exc)
+    changes = schedule_import(text=import_text_read(source))
     click.echo(_counts_line(changes.counts))
 
 
@@ -86,6 +67,7 @@ def import_schedule_command(source):
 @click.option("--dry-run", is_flag=True, help="Print the match table; write nothing.")
 @click.option("--strict", is_flag=True, help="Refuse the whole file if any course name is unmatched or ambiguous.")
 @with_appcontext
+@cli_errors
 def import_exams_command(source, period, year, start, end, visible, dry_run, strict):
     """Import one exam period from RAF's exam-schedule file (SOURCE: a path or an http(s) URL).
 
@@ -93,13 +75,9 @@ def import_exams_command(source, period, year, start, end, visible, dry_run, str
     kol_nedelja.csv). Course names are matched to the catalogue's; unmatched and ambiguous ones are reported with
     their line and best candidates and not imported. An unreadable row refuses the file: nothing is written.
     """
-    text = _read(source)
-    try:
-        report = exam_import.exam_schedule_import(
-            text=text, period=period, year=year, start=_day(start), end=_day(end), visible=visible,
-            dry_run=dry_run, strict=strict)
-    except ValidationFailed as exc:
-        _refused(exc)
+    report = exam_import.exam_schedule_import(
+        text=import_text_read(source), period=period, year=year, start=_day(start), end=_day(end), visible=visible,
+        dry_run=dry_run, strict=strict)
     _exam_report_print(report, table=dry_run)
 
 

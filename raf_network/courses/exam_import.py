@@ -24,17 +24,12 @@ from datetime import date
 from rapidfuzz import fuzz, process
 from sqlalchemy import select
 
+from raf_network.courses.catalogue import ChangeSet, catalogue_plan
+from raf_network.courses.changes import catalogue_change_apply
 from raf_network.courses.models import Course, ExamEntry, ExamPeriod
-from raf_network.courses.services import (
-    ChangeSet,
-    catalogue_cache_invalidate,
-    catalogue_plan,
-    catalogue_write,
-    course_code_for,
-)
+from raf_network.courses.values import course_code_for
 from raf_network.errors import ValidationFailed
 from raf_network.extensions import db
-from raf_network.jobs import enqueue_after_commit
 from raf_network.schemas import CONTROL_CHARACTERS
 
 # Columns of the exam office's file; only the first six matter to the app.
@@ -52,8 +47,6 @@ SUFFIX = re.compile(r"\s*\(([^()]*)\)$")
 MATCH_THRESHOLD = 80.0
 AMBIGUITY_MARGIN = 3.0
 CANDIDATES_SHOWN = 3
-# Changes to an exam that are worth a push (a corrected teacher's name is not).
-ANNOUNCED_FIELDS = {"date", "time", "classroom", "course", "period"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -331,10 +324,6 @@ def _period_name_check(period):
         raise ValidationFailed("the period name must be 1–200 printable characters; nothing was imported")
 
 
-def _candidates_text(candidates):
-    return ", ".join(f"{name} ({score:g})" for name, score in candidates) or "none"
-
-
 def exam_import_plan(*, parsed, period, start=None, end=None, visible=None, strict=False):
     """Match the parsed rows and plan the period with its exams (reads only; writes nothing).
 
@@ -395,10 +384,10 @@ def exam_schedule_import(*, text, period, year=None, start=None, end=None, visib
     """Import one exam period from the exam office's file (see the module docstring); returns the report.
 
     The period is keyed by its name: importing the same name again replaces its exams, other periods are
-    untouched. All of it is one transaction; ``dry_run`` plans and reports but writes nothing. After commit the
-    cache is invalidated as for a webhook change, and the subscribers of the courses whose exams were announced
-    (a visible period's new or moved exams) get one notification per import. Raises ValidationFailed (nothing
-    written) as ``exam_import_plan`` does.
+    untouched. All of it is one transaction, committed as one catalogue change (``courses.changes``): the cache
+    is invalidated as for a webhook change, and the subscribers of the courses whose exams were announced (a
+    visible period's new or moved exams) get one notification per import. ``dry_run`` plans and reports but
+    writes nothing. Raises ValidationFailed (nothing written) as ``exam_import_plan`` does.
     """
     parsed = exam_schedule_parse(text, year=year, today=today)
     planned = exam_import_plan(parsed=parsed, period=period, start=start, end=end, visible=visible, strict=strict)
@@ -407,30 +396,8 @@ def exam_schedule_import(*, text, period, year=None, start=None, end=None, visib
         report.dry_run = True
         db.session.rollback()
         return report
-    changes = catalogue_write(planned.plan)
+    catalogue_change_apply(plan=planned.plan, source=f"import-exams:{report.period}")
+    db.session.commit()
     report.period_id = db.session.scalar(
         select(ExamPeriod.id).where(ExamPeriod.external_id == period_external_id(period)))
-    announced = _announced_exam_ids(report.period_id, changes) if report.visible else []
-    if announced:
-        from raf_network.notifications.tasks import exam_schedule_notify
-
-        enqueue_after_commit(exam_schedule_notify, report.period_id, announced, queue="notifications")
-    db.session.commit()
-    catalogue_cache_invalidate(changes)
     return report
-
-
-def _announced_exam_ids(period_id, changes):
-    """Exams students should hear about: all of a period that has just become visible, else the new ones and
-    those whose date, time, classroom or course changed."""
-    period_key = next(iter(changes.created["exam_periods"] or changes.updated["exam_periods"]), None)
-    became_visible = bool(changes.created["exam_periods"]) or (
-        period_key is not None and "visible" in changes.updated["exam_periods"].get(period_key, {}))
-    query = select(ExamEntry.id).where(ExamEntry.period_id == period_id, ExamEntry.deleted_at.is_(None))
-    if not became_visible:
-        keys = set(changes.created["exams"]) | {
-            key for key, fields_ in changes.updated["exams"].items() if ANNOUNCED_FIELDS & set(fields_)}
-        if not keys:
-            return []
-        query = query.where(ExamEntry.external_id.in_(sorted(keys)))
-    return sorted(db.session.scalars(query))

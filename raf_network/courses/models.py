@@ -6,7 +6,7 @@ still refer to it; the API shows only rows where ``deleted_at`` is null.
 """
 from datetime import date, datetime, time
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, SmallInteger, String, Time, func
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, SmallInteger, String, Time, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from raf_network.extensions import db
@@ -87,3 +87,17 @@ class ExamEntry(TimestampMixin, db.Model):
 
     course: Mapped[Course] = relationship(lazy="raise")
     period: Mapped[ExamPeriod] = relationship(lazy="raise")
+
+
+class CatalogueChange(db.Model):
+    """One committed change of the catalogue, whatever made it (a webhook delivery, an import, a replay, the
+    officers' console): its change set (``ChangeSet.to_json()``) and its source. Jobs that react to the change
+    (notifying the students it affects) take its id."""
+
+    __tablename__ = "catalogue_change"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # "webhook:<delivery id>", "import-schedule", "import-exams", "seed", "console:<user id>", …
+    source: Mapped[str] = mapped_column(String(128))
+    changes: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=func.now())

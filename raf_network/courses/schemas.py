@@ -6,6 +6,7 @@ source left out (a webhook exam without a professor) is sent as ``""``."""
 from marshmallow import ValidationError, fields, validate, validates
 
 from raf_network.courses.models import DAY_CODES
+from raf_network.courses.values import day_index
 from raf_network.schemas import AppString, BaseSchema, Text
 
 
@@ -59,8 +60,6 @@ class ScheduleQuerySchema(BaseSchema):
 
     @validates("day")
     def _day_known(self, value, **_kwargs):
-        from raf_network.courses.services import day_index
-
         try:
             day_index(value)
         except ValueError as exc:

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from flask import current_app
 
+from raf_network.courses.catalogue import ChangeSet
+from raf_network.courses.csv_import import schedule_import
 from raf_network.courses.exam_import import DAY_NAMES, academic_year_of, exam_schedule_import
-from raf_network.courses.services import ChangeSet, schedule_import
 
 TIMETABLE_FILE = "raspored.csv"
 EXAMS_FILE = "kol_nedelja.csv"

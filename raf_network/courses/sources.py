@@ -10,11 +10,15 @@ from pathlib import Path
 import requests
 from flask import current_app
 
+from raf_network.errors import ApiError
+
 CHUNK_BYTES = 64 * 1024
 
 
-class SourceUnreadable(Exception):
+class SourceUnreadable(ApiError):
     """The file could not be read; the message says why."""
+
+    code = 422
 
 
 def is_url(location):

@@ -25,8 +25,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from raf_network.extensions import db
 
-CATEGORIES = ("timetable_change", "announcement", "exams")
-
 # PushDelivery.status
 PENDING = "pending"            # planned, not yet claimed by a sender
 DEFERRED = "deferred"          # waits for the end of the user's quiet hours (``not_before``)
@@ -36,7 +34,6 @@ SENT = "sent"
 RETRY = "retry"                # failed transiently; the next run of the job sends it again
 FAILED = "failed"              # gave up (permanent error, or transient one out of retries)
 INVALID_TOKEN = "invalid_token"  # FCM says the token is dead; the device was removed
-DUE_STATUSES = (PENDING, RETRY, DEFERRED)
 
 
 class Notification(db.Model):

@@ -1,10 +1,9 @@
 """HTTP routes of notifications: announcements (broadcast), the caller's inbox and push preferences."""
-import click
 from flask import current_app
 from flask.views import MethodView
 
 from raf_network.extensions import Blueprint, limiter
-from raf_network.notifications import services
+from raf_network.notifications import broadcasts, inbox, preferences
 from raf_network.notifications.schemas import (
     BroadcastResultSchema,
     BroadcastSchema,
@@ -34,7 +33,7 @@ class Broadcast(MethodView):
     @auth_required("admin", "faculty_administrator")
     def post(self, body):
         """Announce to an audience (inbox + push); `dry_run` only counts the recipients"""
-        return services.broadcast_create(sender_id=current_user().id, **body)
+        return broadcasts.broadcast_create(sender_id=current_user().id, **body)
 
 
 @blp.route("/notifications")
@@ -45,8 +44,8 @@ class Inbox(MethodView):
     @auth_required()
     def get(self, query):
         """My notifications, newest first, with the unread count"""
-        inbox = services.inbox_list(user=current_user(), **query)
-        return inbox, {"X-Unread-Count": str(inbox["unread_count"])}
+        listed = inbox.inbox_list(user=current_user(), **query)
+        return listed, {"X-Unread-Count": str(listed["unread_count"])}
 
 
 @blp.route("/notifications/<int:notification_id>/read")
@@ -56,7 +55,7 @@ class InboxRead(MethodView):
     @auth_required()
     def post(self, notification_id):
         """Mark one of my notifications read"""
-        services.inbox_mark_read(user_id=current_user().id, notification_id=notification_id)
+        inbox.inbox_mark_read(user_id=current_user().id, notification_id=notification_id)
 
 
 @blp.route("/notifications/read-all")
@@ -65,7 +64,7 @@ class InboxReadAll(MethodView):
     @auth_required()
     def post(self):
         """Mark all my notifications read"""
-        services.inbox_mark_all_read(user_id=current_user().id)
+        inbox.inbox_mark_all_read(user_id=current_user().id)
 
 
 @blp.route("/me/notification-preferences")
@@ -74,26 +73,11 @@ class Preferences(MethodView):
     @auth_required()
     def get(self):
         """My push preferences (categories on/off, quiet hours in Europe/Belgrade)"""
-        return services.preferences_get(user_id=current_user().id)
+        return preferences.preferences_get(user_id=current_user().id)
 
     @blp.arguments(NotificationPreferencesUpdateSchema(partial=True))
     @blp.response(200, NotificationPreferencesSchema)
     @auth_required()
     def patch(self, changes):
         """Change some of my push preferences"""
-        return services.preferences_update(user_id=current_user().id, changes=changes)
-
-
-@blp.cli.command("prune-devices")
-@click.option("--days", type=click.IntRange(min=1), help="Override DEVICE_STALE_DAYS (default 60).")
-def prune_devices_command(days):
-    """Remove devices not seen for DEVICE_STALE_DAYS days: their tokens are most likely dead."""
-    removed = services.devices_prune(days=days or current_app.config["DEVICE_STALE_DAYS"])
-    click.echo(f"removed {removed} stale device(s)")
-
-
-@blp.cli.command("recover")
-def recover_command():
-    """Enqueue again the pushes a dead worker left unfinished (workers also do this when they start)."""
-    notification_ids = services.notifications_recover()
-    click.echo(f"{len(notification_ids)} interrupted push(es) enqueued again: {notification_ids}")
+        return preferences.preferences_update(user_id=current_user().id, changes=changes)

@@ -1,10 +1,10 @@
-"""Operator commands: ``flask users create|token|set-role|disable|enable|list``, calling the users services."""
-import sys
-
+"""Operator commands: ``flask users create|token|set-role|disable|enable|clear-google-sub|list|prune-devices``,
+calling the users services."""
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
-from raf_network.errors import ApiError
+from raf_network.errors import cli_errors
 from raf_network.users import services
 from raf_network.users.models import ROLES
 
@@ -12,86 +12,78 @@ users_cli = AppGroup("users", help="Manage accounts: create, roles, tokens, disa
 ROLE_CHOICE = click.Choice(ROLES)
 
 
-def _fail(error):
-    click.echo(f"error: {error.message}", err=True)
-    sys.exit(1)
-
-
 @users_cli.command("create")
 @click.argument("email")
 @click.option("--role", type=ROLE_CHOICE, required=True)
 @click.option("--first-name", default="")
 @click.option("--last-name", default="")
+@cli_errors
 def create_command(email, role, first_name, last_name):
     """Create an account with a role chosen by the operator (sign-in will never change it)."""
-    try:
-        user = services.user_create(email=email, role=role, first_name=first_name, last_name=last_name)
-    except ApiError as error:
-        _fail(error)
+    user = services.user_create(email=email, role=role, first_name=first_name, last_name=last_name)
     click.echo(f"created user {user.id} {user.email} ({user.role})")
 
 
 @users_cli.command("token")
 @click.argument("email")
+@cli_errors
 def token_command(email):
     """Print a fresh access token (a new session) for the account, and nothing else."""
-    try:
-        click.echo(services.user_token_issue(email=email))
-    except ApiError as error:
-        _fail(error)
+    click.echo(services.user_token_issue(email=email))
 
 
 @users_cli.command("set-role")
 @click.argument("email")
 @click.argument("role", type=ROLE_CHOICE)
+@cli_errors
 def set_role_command(email, role):
     """Set an account's role; sign-in never changes it afterwards."""
-    try:
-        user = services.user_role_set(email=email, role=role)
-    except ApiError as error:
-        _fail(error)
+    user = services.user_role_set(email=email, role=role)
     click.echo(f"{user.email} is now {user.role}")
 
 
 @users_cli.command("disable")
 @click.argument("email")
+@cli_errors
 def disable_command(email):
     """Disable an account and end all its sessions at once."""
-    try:
-        user = services.user_active_set(email=email, active=False)
-    except ApiError as error:
-        _fail(error)
+    user = services.user_active_set(email=email, active=False)
     click.echo(f"{user.email} disabled; its sessions are revoked")
 
 
 @users_cli.command("enable")
 @click.argument("email")
+@cli_errors
 def enable_command(email):
     """Re-enable a disabled account (it signs in again; old sessions stay revoked)."""
-    try:
-        user = services.user_active_set(email=email, active=True)
-    except ApiError as error:
-        _fail(error)
+    user = services.user_active_set(email=email, active=True)
     click.echo(f"{user.email} enabled")
 
 
 @users_cli.command("clear-google-sub")
 @click.argument("email")
+@cli_errors
 def clear_google_sub_command(email):
     """Forget the Google account recorded at first sign-in, so the next sign-in for EMAIL (e.g. an address
     the domain re-created) is accepted and recorded. Check who owns the address first."""
-    try:
-        user, previous = services.user_google_sub_clear(email=email)
-    except ApiError as error:
-        _fail(error)
+    user, previous = services.user_google_sub_clear(email=email)
     click.echo(f"{user.email}: Google account {previous or '(none recorded)'} forgotten; the next sign-in records "
                "its own")
 
 
 @users_cli.command("list")
+@cli_errors
 def list_command():
     """List accounts: id, e-mail, role (* = set by an operator), student number, state."""
     for user in services.user_list():
         role = user.role + ("*" if user.role_set_by_admin else "")
         state = "active" if user.is_active else "disabled"
         click.echo(f"{user.id}\t{user.email}\t{role}\t{user.student_number or '-'}\t{state}")
+
+
+@users_cli.command("prune-devices")
+@click.option("--days", type=click.IntRange(min=1), help="Override DEVICE_STALE_DAYS (default 60).")
+def prune_devices_command(days):
+    """Remove devices not seen for DEVICE_STALE_DAYS days: their tokens are most likely dead. Run it daily."""
+    removed = services.devices_prune(days=days or current_app.config["DEVICE_STALE_DAYS"])
+    click.echo(f"removed {removed} stale device(s)")

@@ -6,7 +6,7 @@ Functions are keyword-only and own their transaction (they commit); the HTTP rou
 import logging
 import re
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import delete, select, update
@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from raf_network.courses.models import Course, ScheduleEntry
-from raf_network.courses.services import schedule_entries_query, schedule_entry_get, schedule_sort_key
+from raf_network.courses.reads import schedule_entries_query, schedule_entry_get, schedule_sort_key
 from raf_network.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from raf_network.extensions import db
 from raf_network.users.auth import access_token_issue, session_create, session_tokens_issue, token_hash
@@ -308,6 +308,16 @@ def device_delete(*, user, token):
     if not removed:
         raise NotFound("no such device")
     db.session.commit()
+
+
+def devices_prune(*, days):
+    """Remove devices not seen for ``days`` days (their tokens are most likely dead). Returns how many."""
+    cutoff = _now() - timedelta(days=days)
+    result = db.session.execute(delete(Device).where(Device.last_seen_at < cutoff),
+                                execution_options={"synchronize_session": False})
+    db.session.commit()
+    log.info("pruned %d device(s) not seen since %s", result.rowcount, cutoff.isoformat())
+    return result.rowcount
 
 
 # --------------------------------------------------------------------------------------------------

@@ -2,20 +2,19 @@
 
 Requests with a missing or bad signature are never stored (only logged): anyone can send those. A signed
 delivery is recorded once per attempt, applied or not; a row is the place to look for what arrived, what it
-changed (``changes``, a ``ChangeSet.to_json()``) and why it was refused (``error``).
+changed (``change``, the catalogue change it applied) and why it was refused (``error``).
 """
 from datetime import datetime
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, LargeBinary, SmallInteger, String, func
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from raf_network.courses.models import CatalogueChange
 from raf_network.extensions import db
 
 # applied: written (possibly a no-op); duplicate: its webhook-id had already been applied, nothing done;
 # rejected: refused with a 4xx, catalogue untouched; failed: an unexpected error rolled the apply back.
 STATUSES = ("applied", "duplicate", "rejected", "failed")
-# valid: the HTTP request carried a valid signature; replay: re-applied by an operator (flask webhook replay).
-SIGNATURES = ("valid", "replay")
 
 
 class WebhookDelivery(db.Model):
@@ -38,8 +37,11 @@ class WebhookDelivery(db.Model):
     created_count: Mapped[int] = mapped_column(Integer, default=0)
     updated_count: Mapped[int] = mapped_column(Integer, default=0)
     removed_count: Mapped[int] = mapped_column(Integer, default=0)
-    changes: Mapped[dict | None] = mapped_column(JSON)
+    # The catalogue change this delivery applied (its change set); null when it changed nothing or was not applied.
+    change_id: Mapped[int | None] = mapped_column(ForeignKey("catalogue_change.id"), index=True)
     error: Mapped[dict | None] = mapped_column(JSON)  # {"message": …, "errors": {path: [messages]}}
     raw_body: Mapped[bytes] = mapped_column(LargeBinary)
     # For a duplicate, the delivery that was applied; for a replay, the delivery replayed.
     original_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_delivery.id"))
+
+    change: Mapped[CatalogueChange | None] = relationship(lazy="raise")

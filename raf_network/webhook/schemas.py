@@ -10,8 +10,9 @@ from datetime import date, time
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from raf_network.courses.catalogue import FAMILIES, ChangeSet
 from raf_network.courses.models import DAY_CODES, KINDS
-from raf_network.courses.services import FAMILIES, GROUP_PATTERN, day_index
+from raf_network.courses.values import GROUP_PATTERN, day_index
 from raf_network.schemas import SINGLE_LINE_CONTROLS, SINGLE_LINE_PATTERN, BaseSchema, UtcDateTime
 
 SNAPSHOT, DELTA = "courses.snapshot", "courses.delta"
@@ -280,8 +281,15 @@ class DeliverySchema(BaseSchema):
         "description": "Duplicate: the delivery that was applied. Replay: the delivery replayed."})
 
 
+def _delivery_changes(delivery):
+    if delivery.change is not None:
+        return delivery.change.changes
+    return ChangeSet().to_json() if delivery.status == "applied" else None
+
+
 class DeliveryDetailSchema(DeliverySchema):
-    changes = fields.Dict(dump_only=True, allow_none=True, metadata={
-        "description": "created / updated {key: {field: [old, new]}} / removed, per family"})
+    changes = fields.Function(_delivery_changes, dump_only=True, allow_none=True, metadata={
+        "type": "object", "description": "created / updated {key: {field: [old, new]}} / removed, per family "
+                                          "(an applied delivery that changed nothing: all empty; not applied: null)"})
     error = fields.Dict(dump_only=True, allow_none=True)
     body = fields.Function(lambda delivery: delivery.raw_body.decode("utf-8", "replace"), dump_only=True)

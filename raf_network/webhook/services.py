@@ -1,6 +1,6 @@
-"""The course service's webhook: verify a delivery (Standard Webhooks), record it, apply it to the catalogue
-in one transaction, then — after commit — invalidate the affected cache and hand the changes to the
-notification pipeline (``notifications.tasks.timetable_change_notify``).
+"""The course service's webhook: verify a delivery (Standard Webhooks), record it, and apply it to the catalogue in
+one transaction as one catalogue change (``courses.changes``: the cache and the students it affects are told once
+it commits).
 
 Deliveries apply one at a time (a PostgreSQL advisory lock; SQLite serializes writers), and a webhook-id is
 applied at most once (``WebhookDelivery.applied_webhook_id`` is unique). A refused delivery is recorded —
@@ -19,18 +19,13 @@ from flask import current_app
 from marshmallow import ValidationError
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import defer, joinedload
 
 from config import webhook_keys_parse
-from raf_network.courses.services import (
-    FAMILIES,
-    catalogue_cache_invalidate,
-    catalogue_plan,
-    catalogue_write,
-)
+from raf_network.courses.catalogue import FAMILIES, catalogue_plan
+from raf_network.courses.changes import catalogue_change_apply
 from raf_network.errors import ApiError, Conflict, NotFound, Unauthorized, ValidationFailed
 from raf_network.extensions import db
-from raf_network.jobs import enqueue_after_commit
 from raf_network.json_input import json_parse
 from raf_network.webhook.models import STATUSES, WebhookDelivery
 from raf_network.webhook.schemas import SNAPSHOT, EnvelopeSchema, errors_flatten
@@ -139,7 +134,7 @@ def _delivery_process(*, webhook_id, body, source_address, signature, replay_of=
         session.flush()  # on SQLite this first write takes the database's write lock: applies serialize
         if replay_of is None and (original := _applied_delivery(webhook_id)) is not None:
             return _duplicate_record(delivery, original)
-        changes, outcome = _delivery_apply(delivery, body, check_order=replay_of is None, force=force)
+        return _delivery_apply(delivery, body, check_order=replay_of is None, force=force)
     except IntegrityError:
         # Another copy of this webhook-id committed first (applied_webhook_id is unique).
         session.rollback()
@@ -157,8 +152,6 @@ def _delivery_process(*, webhook_id, body, source_address, signature, replay_of=
         _failed_record(webhook_id=webhook_id, body=body, source_address=source_address, signature=signature,
                        replay_of=replay_of, exc=exc)
         raise
-    catalogue_cache_invalidate(changes)
-    return outcome
 
 
 def _apply_lock():
@@ -173,8 +166,8 @@ def _applied_delivery(webhook_id):
 
 
 def _delivery_apply(delivery, body, *, check_order, force):
-    """Validate and apply; commits the delivery record (and the catalogue when applied). Returns the
-    ChangeSet and the outcome; a refusal is recorded as rejected, committed, and raised."""
+    """Validate and apply; commits the delivery record (and the catalogue change when applied). Returns the
+    outcome; a refusal is recorded as rejected, committed, and raised."""
     try:
         envelope = envelope_parse(body)
         delivery.type = envelope["type"]
@@ -189,22 +182,18 @@ def _delivery_apply(delivery, body, *, check_order, force):
         db.session.commit()
         log.info("webhook delivery %s rejected (%s): %s", delivery_id, exc.code, exc.message)
         raise
-    changes = catalogue_write(plan)
+    changes = catalogue_change_apply(plan=plan, source=f"webhook:{delivery.id}")
     counts = changes.counts
     delivery.status, delivery.http_status = "applied", 200
     if delivery.original_id is None:
         delivery.applied_webhook_id = delivery.webhook_id
     delivery.created_count, delivery.updated_count, delivery.removed_count = (
         counts["created"], counts["updated"], counts["removed"])
-    delivery.changes = changes.to_json()
-    if not changes.empty:
-        from raf_network.notifications.tasks import timetable_change_notify
-
-        enqueue_after_commit(timetable_change_notify, delivery.id, queue="notifications")
+    delivery.change_id = changes.change_id
     outcome = DeliveryOutcome.of(delivery)  # before commit expires the row (and reloading it reads the body)
     db.session.commit()
     log.info("webhook delivery %s applied: %s", outcome.delivery, counts)
-    return changes, outcome
+    return outcome
 
 
 def envelope_parse(body):
@@ -298,7 +287,7 @@ def delivery_list(*, page, page_size):
     total = db.session.scalar(select(func.count()).select_from(WebhookDelivery))
     deliveries = db.session.scalars(
         select(WebhookDelivery)
-        .options(defer(WebhookDelivery.raw_body, raiseload=True), defer(WebhookDelivery.changes, raiseload=True),
+        .options(defer(WebhookDelivery.raw_body, raiseload=True),
                  defer(WebhookDelivery.error, raiseload=True))
         .order_by(WebhookDelivery.id.desc())
         .limit(page_size).offset((page - 1) * page_size)
@@ -307,7 +296,9 @@ def delivery_list(*, page, page_size):
 
 
 def delivery_get(*, delivery_id):
-    delivery = db.session.get(WebhookDelivery, delivery_id)
+    """One delivery with its body, error and the change set it applied (in one query)."""
+    delivery = db.session.scalar(select(WebhookDelivery).options(joinedload(WebhookDelivery.change))
+                                 .where(WebhookDelivery.id == delivery_id))
     if delivery is None:
         raise NotFound(f"webhook delivery {delivery_id} does not exist")
     return delivery

@@ -2,7 +2,7 @@
 from datetime import time
 
 from raf_network.cache import cache_families_invalidate
-from raf_network.courses.services import catalogue_plan, catalogue_write
+from raf_network.courses.catalogue import catalogue_plan, catalogue_write
 from raf_network.extensions import db
 from tests.processes import wait_until
 

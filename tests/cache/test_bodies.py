@@ -73,7 +73,7 @@ def test_reads_succeed_from_the_database_when_redis_is_down(pg_url, monkeypatch,
 def test_a_filter_value_cannot_poison_another_filter_sets_cache_entry(app, raspored_text):
     """`?classroom=Raf%26course%3D<id>` (one filter whose value holds `&course=`) and `?classroom=Raf&course=<id>`
     (two filters) once shared a cache key: whichever came first decided what the other read."""
-    from raf_network.courses.services import schedule_import
+    from raf_network.courses.csv_import import schedule_import
 
     with app.app_context():
         schedule_import(text=raspored_text)

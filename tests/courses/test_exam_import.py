@@ -6,6 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from raf_network.courses import exam_import
+from raf_network.courses.catalogue import catalogue_plan, catalogue_write
+from raf_network.courses.csv_import import schedule_import
 from raf_network.courses.exam_import import (
     CourseMatcher,
     exam_schedule_import,
@@ -15,7 +17,6 @@ from raf_network.courses.exam_import import (
     year_for,
 )
 from raf_network.courses.models import ExamEntry, ExamPeriod
-from raf_network.courses.services import catalogue_plan, catalogue_write, schedule_import
 from raf_network.errors import ValidationFailed
 from raf_network.extensions import db
 from tests.conftest import report_figure

@@ -5,7 +5,9 @@ from datetime import time
 
 import pytest
 
-from raf_network.courses import services
+from raf_network.cache import cache_families_invalidate
+from raf_network.courses.catalogue import catalogue_plan, catalogue_write
+from raf_network.courses.csv_import import schedule_import
 from raf_network.courses.models import DAY_CODES
 from raf_network.extensions import db
 from tests.conftest import count_queries, shared_data_text
@@ -114,7 +116,7 @@ def test_examination_periods_visible_only_and_entries_by_date(seeded):
 
         db.session.query(ExamPeriod).update({"visible": False})
         db.session.commit()
-        services.cache_families_invalidate(["exams"])
+        cache_families_invalidate(["exams"])
     assert client.get("/api/examination-periods").get_json() == []
     assert client.get(f"/api/examination-entries?examination_period={periods[0]['id']}").get_json() == []
 
@@ -172,7 +174,7 @@ def test_import_invalidates_the_cache_and_changes_the_etag(seeded):
     before = client.get("/api/course-schedule")
     text = shared_data_text("raspored.csv").replace('"Kolarac2"', '"Kolarac9"', 1)
     with seeded.app_context():
-        changes = services.schedule_import(text=text)
+        changes = schedule_import(text=text)
     assert changes.counts == {"created": 0, "updated": 1, "removed": 0}
     after = client.get("/api/course-schedule", headers={"If-None-Match": before.headers["ETag"]})
     assert after.status_code == 200 and after.headers["ETag"] != before.headers["ETag"]
@@ -198,9 +200,9 @@ def test_query_count_is_constant_whatever_the_size(app, path):
     for size in (20, 400):
         with app.app_context():
             courses, schedule = _generated_catalogue(size)
-            plan = services.catalogue_plan(courses=courses, schedule=schedule, replace={"schedule"})
-            services.catalogue_write(plan)
-            services.cache_families_invalidate(["schedule", "courses"])
+            plan = catalogue_plan(courses=courses, schedule=schedule, replace={"schedule"})
+            catalogue_write(plan)
+            cache_families_invalidate(["schedule", "courses"])
             db.session.commit()
         with count_queries(app) as statements:
             response = client.get(path)

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from raf_network.extensions import db
+from raf_network.notifications.broadcasts import broadcast_create
 from raf_network.notifications.models import Notification, PushDelivery
-from raf_network.notifications.services import broadcast_create
 from raf_network.users.models import Device, User
 from tests.conftest import _make_app, report_figure
 from tests.processes import ROOT, wait_until

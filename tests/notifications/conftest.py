@@ -4,7 +4,7 @@ from datetime import datetime, time, timezone
 import pytest
 from sqlalchemy import func, insert, select
 
-from raf_network.courses.services import catalogue_plan, catalogue_write
+from raf_network.courses.catalogue import catalogue_plan, catalogue_write
 from raf_network.extensions import db
 from raf_network.users.models import Device, Subscription
 from tests.stubs.fcm import FcmStub, service_account

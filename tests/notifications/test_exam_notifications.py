@@ -2,12 +2,13 @@
 notification pipeline (inbox row, push job, preferences); nobody else hears about it, and nothing twice."""
 from sqlalchemy import select, update
 
+from raf_network.courses.catalogue import catalogue_plan, catalogue_write
 from raf_network.courses.exam_import import exam_schedule_import
 from raf_network.courses.models import Course, ExamEntry, ExamPeriod
-from raf_network.courses.services import catalogue_plan, catalogue_write
 from raf_network.extensions import db
+from raf_network.notifications.catalogue_changes import catalogue_change_notify, exam_changes_notify
 from raf_network.notifications.models import Notification, NotificationRecipient, PushLog
-from raf_network.notifications.services import exam_schedule_notify, preferences_update
+from raf_network.notifications.preferences import preferences_update
 from tests.conftest import count_queries
 from tests.factories import user_create
 from tests.notifications.conftest import count, device_add, entry, subscribe
@@ -119,8 +120,7 @@ def test_rerunning_the_job_creates_nothing_new(app):
     report = _import(app)
     with app.app_context():
         notification_ids = db.session.scalars(select(Notification.id)).all()
-        exam_ids = db.session.scalars(select(ExamEntry.id)).all()
-        again = exam_schedule_notify(period_id=report.period_id, exam_ids=exam_ids)
+        again = catalogue_change_notify(report.changes.change_id)  # the job, run once more
     assert notification_ids and again == notification_ids
     assert count(app, Notification) == 1 and count(app, PushLog) == 1
 
@@ -143,12 +143,15 @@ def test_the_notification_costs_the_same_queries_for_few_or_many_attendees(app):
         db.session.execute(update(ExamPeriod).values(visible=True))  # published without announcing anything
         db.session.commit()
         first_ds, second_ds = db.session.scalars(
-            select(ExamEntry.id).join(Course, Course.id == ExamEntry.course_id).where(Course.code == "ds")
+            select(ExamEntry.external_id).join(Course, Course.id == ExamEntry.course_id).where(Course.code == "ds")
             .order_by(ExamEntry.date)).all()
+    assert report.period_id
 
-    def cost(exam_id):
+    def cost(exam_key):
         with count_queries(app) as statements, app.app_context():
-            assert len(exam_schedule_notify(period_id=report.period_id, exam_ids=[exam_id])) == 1
+            ids = exam_changes_notify(changes={"created": {"exams": [exam_key]}}, source=f"test:{exam_key}")
+            db.session.commit()
+            assert len(ids) == 1
         return len(statements)
 
     for index in range(2):

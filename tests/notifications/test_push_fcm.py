@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from raf_network.extensions import db
 from raf_network.jobs import queue_get, redis_connection
+from raf_network.notifications.broadcasts import broadcast_create
 from raf_network.notifications.models import Notification, PushDelivery
-from raf_network.notifications.services import broadcast_create
 from raf_network.notifications.tasks import notification_push
 from raf_network.users.models import Device
 from tests.factories import user_create
@@ -184,7 +184,7 @@ def test_claims_of_a_run_that_died_are_sent_again_once_and_recorded_once(fcm_app
 
 
 def test_claims_of_a_live_run_are_left_to_it_until_its_lease_expires(make_pg_app, fcm_settings, fcm_stub):
-    from raf_network.notifications.services import _Claimer
+    from raf_network.notifications.fanout import _Claimer
 
     app = make_pg_app(**fcm_settings, PUSH_CLAIM_LEASE=1.5, PUSH_HTTP_TIMEOUT=0.2)
     for number in range(3):
@@ -207,7 +207,7 @@ def test_recovery_enqueues_only_interrupted_recent_fan_outs_and_the_worker_runs_
     from datetime import datetime, timedelta, timezone
 
     from raf_network.jobs import AppWorker
-    from raf_network.notifications.services import notifications_recover
+    from raf_network.notifications.tasks import notifications_recover
 
     app = make_pg_app(**fcm_settings)
     for number in range(4):

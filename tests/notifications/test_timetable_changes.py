@@ -5,8 +5,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from raf_network.extensions import db
+from raf_network.notifications.catalogue_changes import timetable_changes_notify
 from raf_network.notifications.models import Notification, NotificationRecipient, PushDelivery, PushLog
-from raf_network.notifications.services import timetable_changes_notify
 from tests.factories import bearer, user_create
 from tests.notifications.conftest import count, device_add, entry, subscribe, timetable_apply
 
@@ -23,9 +23,11 @@ def _pushes(app):
         return {row.token: row for row in db.session.scalars(select(PushLog))}
 
 
-def _notify(app, changes, source="webhook:1"):
+def _notify(app, changes, source="catalogue-change:1:timetable"):
     with app.app_context():
-        return timetable_changes_notify(changes=changes, source=source)
+        notification_ids = timetable_changes_notify(changes=changes, source=source)
+        db.session.commit()
+        return notification_ids
 
 
 def test_each_subscriber_gets_one_summary_of_their_changes(app):

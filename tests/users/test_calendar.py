@@ -9,8 +9,8 @@ import pytest
 from dateutil.rrule import rrulestr
 from sqlalchemy import select
 
+from raf_network.courses.catalogue import catalogue_plan, catalogue_write
 from raf_network.courses.models import Course, ScheduleEntry
-from raf_network.courses.services import catalogue_plan, catalogue_write
 from raf_network.extensions import db
 from tests.factories import bearer, user_create
 

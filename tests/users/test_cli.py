@@ -1,9 +1,12 @@
 """The operator's `flask users …` commands, through Flask's CLI runner."""
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from raf_network.extensions import db
-from raf_network.users.models import User
+from raf_network.users.models import Device, User
 from tests.factories import bearer, user_create
+from tests.notifications.conftest import count, device_add
 
 
 def _user(app, email):
@@ -85,3 +88,16 @@ def test_list_shows_every_account(runner, app):
     lines = runner.invoke(args=["users", "list"]).output.strip().splitlines()
     assert [line.split("\t")[1:3] for line in lines] == [["a@raf.rs", "student"], ["b@example.com", "alumni"]]
     assert lines[1].endswith("disabled")
+
+
+def test_prune_devices_removes_devices_not_seen_for_the_configured_days(app):
+    student = user_create(app)
+    now = datetime.now(timezone.utc)
+    device_add(app, student, "stale", last_seen_at=now - timedelta(days=61))
+    device_add(app, student, "fresh", last_seen_at=now - timedelta(days=59))
+    result = app.test_cli_runner().invoke(args=["users", "prune-devices"])
+    assert result.exit_code == 0 and "removed 1" in result.output
+    with app.app_context():
+        assert [device.token for device in db.session.query(Device)] == ["fresh"]
+    result = app.test_cli_runner().invoke(args=["users", "prune-devices", "--days", "30"])
+    assert "removed 1" in result.output and count(app, Device) == 0

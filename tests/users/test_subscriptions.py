@@ -4,8 +4,8 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import update
 
+from raf_network.courses.catalogue import catalogue_plan, catalogue_write
 from raf_network.courses.models import DAY_CODES, ScheduleEntry
-from raf_network.courses.services import catalogue_plan, catalogue_write
 from raf_network.extensions import db
 from tests.conftest import count_queries
 from tests.factories import bearer, user_create

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from raf_network.cache import FAMILIES as CACHE_FAMILIES
 from raf_network.cache.generations import generations_read
-from raf_network.courses import services as course_services
+from raf_network.courses.csv_import import schedule_csv_parse
 from raf_network.courses.models import DAY_CODES, Course, ExamEntry, ExamPeriod, ScheduleEntry
 from raf_network.extensions import db
 from raf_network.webhook.models import WebhookDelivery
@@ -34,7 +34,7 @@ def json_value(value):
 
 def raf_snapshot(timestamp="2026-11-26T09:00:00Z", **extra):
     """The real RAF timetable (../shared/data/raspored.csv, schedule_csv_parse) as a courses.snapshot payload."""
-    parsed = course_services.schedule_csv_parse(shared_data_text("raspored.csv"))
+    parsed = schedule_csv_parse(shared_data_text("raspored.csv"))
     assert not parsed.errors
     schedule = [{**entry, "day": DAY_CODES[entry["day"]], "start": json_value(entry["start"]),
                  "end": json_value(entry["end"])} for entry in parsed.schedule]

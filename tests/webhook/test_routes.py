@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from raf_network.courses.models import CatalogueChange
+from raf_network.extensions import db
 from tests.conftest import count_queries
 from tests.factories import bearer, user_create
 from tests.webhook.helpers import (
@@ -64,8 +66,11 @@ def test_a_delta_moving_one_entry_to_another_room_changes_only_that_entry(snapsh
     assert [e["classroom"] for e in served.get_json() if e["id"] == entry.id] == ["Raf01"]
     # Exactly the schedule family was invalidated: exam periods are still served from the cache.
     assert client.get("/api/examination-periods").headers["X-Cache"].startswith("hit")
-    delivery = deliveries(app)[-1]
-    assert delivery.changes["updated"]["schedule"] == {moved["id"]: {"classroom": [moved["classroom"], "Raf01"]}}
+    with app.app_context():
+        recorded = db.session.get(CatalogueChange, deliveries(app)[-1].change_id)
+        assert recorded.source == f"webhook:{response.get_json()['delivery']}"
+        assert recorded.changes["updated"]["schedule"] == {
+            moved["id"]: {"classroom": [moved["classroom"], "Raf01"]}}
 
 
 def test_an_identical_snapshot_under_a_new_webhook_id_writes_nothing(snapshot_applied, caplog):
@@ -87,8 +92,10 @@ def test_a_change_is_handed_to_the_notification_job(snapshot_applied, caplog):
     with caplog.at_level(logging.INFO):
         response = deliver(app, delta(schedule=[{**moved, "day": "PET"}]))
     delivery_id = response.get_json()["delivery"]
-    # The notification job ran for this delivery (inline here); nobody is subscribed, so it notified no one.
-    assert any(f"webhook delivery {delivery_id}: notifications []" in record.getMessage()
+    # The notification job ran for this delivery's catalogue change (inline here); nobody is subscribed, so it
+    # notified no one.
+    change_id = next(delivery.change_id for delivery in deliveries(app) if delivery.id == delivery_id)
+    assert any(f"catalogue change {change_id} (webhook:{delivery_id}): notifications []" in record.getMessage()
                for record in caplog.records)
 
 

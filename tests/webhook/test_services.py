@@ -4,7 +4,9 @@ from rq import Queue
 
 from config import ConfigError, ProductionConfig, webhook_keys_parse
 from raf_network.errors import Unauthorized
+from raf_network.extensions import db
 from raf_network.jobs import redis_connection
+from raf_network.webhook.models import WebhookDelivery
 from raf_network.webhook.services import signature_verify
 from tests.webhook.helpers import deliver, delta, raf_snapshot
 
@@ -51,5 +53,7 @@ def test_changes_are_enqueued_on_the_notifications_queue_after_commit(make_pg_ap
     assert rejected.status_code == 422 and unchanged["status"] == "applied"
     with app.app_context():
         jobs = Queue("notifications", connection=redis_connection()).jobs
+        change_id = db.session.get(WebhookDelivery, applied["delivery"]).change_id
+    assert change_id is not None
     assert [(job.func_name, job.args) for job in jobs] == [
-        ("raf_network.notifications.tasks.timetable_change_notify", (applied["delivery"],))]
+        ("raf_network.notifications.catalogue_changes.catalogue_change_notify", (change_id,))]

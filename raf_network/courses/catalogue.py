@@ -1,193 +1,19 @@
-"""Course catalogue behaviour: reading the timetable, importing it, and applying changes with a diff.
-
-``catalogue_plan`` + ``catalogue_write`` are the one way data enters the catalogue: ``flask seed``
-(``courses/seed.py``), ``flask import-schedule``, ``flask import-exams`` (``courses/exam_import.py``) and the
-webhook all describe the desired state as plain items and get back a
-``ChangeSet`` (created / updated with old → new / removed). Nothing is written when nothing changed.
-Callers own the transaction: they commit, then call ``catalogue_cache_invalidate(changes)``.
+"""The one way data enters the catalogue: ``catalogue_plan`` validates the desired state (plain items, as every
+source describes it) against the stored one and computes what to write and the diff (a ``ChangeSet``: created /
+updated with old → new / removed); ``catalogue_write`` writes a plan in a few bulk statements. Nothing is written
+when nothing changed. Callers go through ``changes.catalogue_change_apply``, which records and announces it.
 """
-import csv
-import hashlib
-import io
-import json
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 
-from sqlalchemy import case, func, insert, literal, select, update
+from sqlalchemy import func, insert, select, update
 
-from raf_network.cache import cache_families_invalidate, cache_key_for, cached_body
-from raf_network.courses.models import (
-    DAY_CODES,
-    ENGLISH_DAY_CODES,
-    KIND_TO_TYPE,
-    Course,
-    ExamEntry,
-    ExamPeriod,
-    ScheduleEntry,
-)
-from raf_network.errors import NotFound, ValidationFailed
+from raf_network.courses.models import DAY_CODES, Course, ExamEntry, ExamPeriod, ScheduleEntry
+from raf_network.errors import ValidationFailed
 from raf_network.extensions import db
 
 FAMILIES = ("courses", "schedule", "exam_periods", "exams")
-# Which cached responses each family of data feeds (see raf_network.cache).
-CACHE_FAMILY = {"courses": "courses", "schedule": "schedule", "exam_periods": "exams", "exams": "exams"}
 
-TIME_RANGE = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*-\s*(\d{1,2})(?::(\d{2}))?\s*$")
-GROUP_PATTERN = re.compile(r"^[0-9A-Za-z]{1,16}$")
-
-
-# --------------------------------------------------------------------------------------------------
-# Value helpers shared by the CSV importer, the schemas and the webhook
-# --------------------------------------------------------------------------------------------------
-
-def day_index(code):
-    """``PON``…``NED`` or ``MON``…``SUN`` (any case, padding ignored) → 0…6; ValueError otherwise."""
-    cleaned = code.replace("\u00a0", " ").strip().upper()
-    for codes in (DAY_CODES, ENGLISH_DAY_CODES):
-        if cleaned in codes:
-            return codes.index(cleaned)
-    if cleaned == "CET":  # the Serbian code typed without its diacritic
-        return 3
-    raise ValueError(f"unknown day {code.strip()!r}; expected one of {', '.join(DAY_CODES)}")
-
-
-def time_range_parse(text):
-    """``11:15-13`` → (11:15, 13:00). The end must come after the start."""
-    match = TIME_RANGE.match(text)
-    if not match:
-        raise ValueError(f"time range {text!r} is not like 11:15-13 or 09:15-12:00")
-    start_h, start_m, end_h, end_m = match.groups()
-    try:
-        start = time(int(start_h), int(start_m or 0))
-        end = time(int(end_h), int(end_m or 0))
-    except ValueError:
-        raise ValueError(f"time range {text!r} has an impossible time") from None
-    if end <= start:
-        raise ValueError(f"time range {text!r} ends before it starts")
-    return start, end
-
-
-def groups_parse(text):
-    """``"101, 102,103"`` → ``["101", "102", "103"]``."""
-    groups = [group.strip() for group in text.split(",") if group.strip()]
-    if not groups:
-        raise ValueError("no student groups")
-    for group in groups:
-        if not GROUP_PATTERN.match(group):
-            raise ValueError(f"group {group!r} is not alphanumeric")
-    return groups
-
-
-def course_code_for(name):
-    """Deterministic course code for sources that have only names (the CSV): an ASCII slug."""
-    ascii_name = unicodedata.normalize("NFKD", name.replace("đ", "dj").replace("Đ", "Dj"))
-    ascii_name = ascii_name.encode("ascii", "ignore").decode("ascii").lower()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name).strip("-")
-    return slug[:64] or "course-" + hashlib.sha1(name.encode()).hexdigest()[:12]
-
-
-def entry_id_for(*, course_code, kind, groups, day, start):
-    """Deterministic external id of a CSV row, from its natural key (course, kind, groups, day, time)."""
-    natural_key = "|".join([course_code, kind, ",".join(groups), str(day), start.strftime("%H:%M")])
-    return "csv-" + hashlib.sha1(natural_key.encode("utf-8")).hexdigest()[:16]
-
-
-# --------------------------------------------------------------------------------------------------
-# CSV import
-# --------------------------------------------------------------------------------------------------
-
-@dataclass
-class ParsedSchedule:
-    courses: list = field(default_factory=list)
-    schedule: list = field(default_factory=list)
-    errors: list = field(default_factory=list)  # "line N: problem"
-
-
-def _csv_row_parse(row):
-    """One CSV row → (item without id and course code, problems)."""
-    name, kind, professor, groups_text, day_text, time_text, classroom = (
-        cell.replace("\u00a0", " ").strip() for cell in row
-    )
-    problems = []
-    if not name:
-        problems.append("empty course name")
-    if kind not in KIND_TO_TYPE:
-        problems.append(f"unknown class kind {kind!r}; expected one of P, V, D, PiV")
-    if not classroom:
-        problems.append("empty classroom")
-    def attempt(parse, text):
-        try:
-            return parse(text)
-        except ValueError as exc:
-            problems.append(str(exc))
-            return None
-
-    groups, day, times = attempt(groups_parse, groups_text), attempt(day_index, day_text), attempt(
-        time_range_parse, time_text)
-    if problems:
-        return None, problems
-    return {"name": name, "kind": kind, "professor": professor or None, "groups": groups, "day": day,
-            "start": times[0], "end": times[1], "classroom": classroom}, []
-
-
-def schedule_csv_parse(text):
-    """Parse the RAF timetable CSV (see data README). Collects every bad row with its line number."""
-    result = ParsedSchedule()
-    courses = {}
-    seen = {}
-    text = text.lstrip("\ufeff")  # the byte-order mark is not part of the first course's name
-    reader = csv.reader(io.StringIO(text))
-    for row in reader:
-        line = reader.line_num
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        if len(row) != 7:
-            result.errors.append(f"line {line}: expected 7 columns, found {len(row)}")
-            continue
-        item, problems = _csv_row_parse(row)
-        if problems:
-            result.errors.extend(f"line {line}: {problem}" for problem in problems)
-            continue
-        name = item.pop("name")
-        code = course_code_for(name)
-        if courses.setdefault(code, name) != name:
-            result.errors.append(f"line {line}: course {name!r} collides with {courses[code]!r}")
-            continue
-        external_id = entry_id_for(course_code=code, kind=item["kind"], groups=item["groups"], day=item["day"],
-                                   start=item["start"])
-        if external_id in seen:
-            result.errors.append(f"line {line}: same course, kind, groups, day and time as line {seen[external_id]}")
-            continue
-        seen[external_id] = line
-        result.schedule.append({"id": external_id, "course": code, **item})
-    result.courses = [{"code": code, "name": name} for code, name in courses.items()]
-    return result
-
-
-def schedule_import(*, text, source="import"):
-    """Import a timetable CSV: it replaces the whole timetable (courses are upserted, never removed).
-
-    Returns the ChangeSet; raises ValidationFailed (nothing written) when any row is bad.
-    """
-    parsed = schedule_csv_parse(text)
-    if parsed.errors:
-        raise ValidationFailed(
-            f"{len(parsed.errors)} bad row(s); nothing was imported", errors={"rows": parsed.errors}
-        )
-    if not parsed.schedule:
-        raise ValidationFailed("the file has no timetable rows; nothing was imported")
-    plan = catalogue_plan(courses=parsed.courses, schedule=parsed.schedule, replace={"schedule"})
-    changes = catalogue_write(plan)
-    db.session.commit()
-    catalogue_cache_invalidate(changes)
-    return changes
-
-
-# --------------------------------------------------------------------------------------------------
-# Apply with a diff
-# --------------------------------------------------------------------------------------------------
 
 @dataclass
 class ChangeSet:
@@ -196,6 +22,7 @@ class ChangeSet:
     created: dict = field(default_factory=lambda: {family: [] for family in FAMILIES})
     updated: dict = field(default_factory=lambda: {family: {} for family in FAMILIES})
     removed: dict = field(default_factory=lambda: {family: [] for family in FAMILIES})
+    change_id: int | None = None  # the CatalogueChange recording it, once applied (courses.changes)
 
     @property
     def counts(self):
@@ -217,10 +44,6 @@ class ChangeSet:
 
     def to_json(self):
         return {"created": self.created, "updated": self.updated, "removed": self.removed}
-
-    @classmethod
-    def from_json(cls, data):
-        return cls(created=data["created"], updated=data["updated"], removed=data["removed"])
 
 
 @dataclass
@@ -602,131 +425,3 @@ def _bulk_write(model, inserts, updates, now):
         db.session.execute(insert(model.__table__), [{**row, "created_at": now, "updated_at": now} for row in inserts])
     if updates:
         db.session.execute(update(model), updates)  # ORM bulk UPDATE by primary key (one executemany)
-
-
-def catalogue_cache_invalidate(changes):
-    """Retire the cached responses built from what changed (after commit; once per change set)."""
-    cache_families_invalidate({CACHE_FAMILY[family] for family in changes.families()})
-
-
-# --------------------------------------------------------------------------------------------------
-# Reads (served as cached bytes; see raf_network.cache)
-# --------------------------------------------------------------------------------------------------
-
-def _json_bytes(data):
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-TYPE_ORDER = case((ScheduleEntry.kind.in_(["P", "PiV"]), literal("LEC")), else_=literal("LAB"))
-
-
-def schedule_sort_key(entry):
-    """The contract's order: course name (case-insensitive, the same on every database), type, day
-    (Monday first), start time."""
-    return (entry.course.name.casefold(), entry.type, entry.day, entry.start_time, entry.id)
-
-
-def schedule_entries_query(*, course=None, group=None, day=None, type=None, professor=None, classroom=None):
-    """Live timetable entries with their course loaded in the same query (see ``schedule_sort_key``)."""
-    from sqlalchemy.orm import contains_eager
-
-    query = (
-        select(ScheduleEntry)
-        .join(ScheduleEntry.course)
-        .options(contains_eager(ScheduleEntry.course))
-        .where(ScheduleEntry.deleted_at.is_(None), Course.deleted_at.is_(None))
-        .order_by(Course.name, TYPE_ORDER, ScheduleEntry.day, ScheduleEntry.start_time, ScheduleEntry.id)
-    )
-    if course is not None:
-        query = query.where(ScheduleEntry.course_id == course)
-    if group is not None:
-        query = query.where((literal(", ") + ScheduleEntry.groups + literal(", ")).contains(
-            f", {group}, ", autoescape=True))
-    if day is not None:
-        query = query.where(ScheduleEntry.day == day)
-    if type is not None:
-        query = query.where(ScheduleEntry.kind.in_([k for k, t in KIND_TO_TYPE.items() if t == type]))
-    if professor is not None:
-        query = query.where(ScheduleEntry.professor.icontains(professor, autoescape=True))
-    if classroom is not None:
-        query = query.where(ScheduleEntry.classroom.icontains(classroom, autoescape=True))
-    return query
-
-
-def schedule_list(**filters):
-    """The timetable, as cached ready-to-send JSON bytes. Filters as in ``schedule_entries_query``."""
-    from raf_network.courses.schemas import ScheduleEntrySchema
-
-    key = cache_key_for("schedule", filters)
-
-    def build():
-        entries = sorted(db.session.scalars(schedule_entries_query(**filters)).all(), key=schedule_sort_key)
-        return _json_bytes(ScheduleEntrySchema(many=True).dump(entries))
-
-    return cached_body(key, ("schedule", "courses"), build)
-
-
-def course_list():
-    from raf_network.courses.schemas import CourseSchema
-
-    def build():
-        courses = sorted(
-            db.session.scalars(select(Course).where(Course.deleted_at.is_(None))).all(),
-            key=lambda course: (course.name.casefold(), course.id),
-        )
-        return _json_bytes(CourseSchema(many=True).dump(courses))
-
-    return cached_body("courses", ("courses",), build)
-
-
-def course_get(*, course_id):
-    course = db.session.scalar(select(Course).where(Course.id == course_id, Course.deleted_at.is_(None)))
-    if course is None:
-        raise NotFound(f"course {course_id} does not exist")
-    return course
-
-
-def schedule_entry_get(*, entry_id):
-    entry = db.session.scalar(
-        schedule_entries_query().where(ScheduleEntry.id == entry_id)
-    )
-    if entry is None:
-        raise NotFound(f"timetable entry {entry_id} does not exist")
-    return entry
-
-
-def exam_period_list():
-    from raf_network.courses.schemas import ExamPeriodSchema
-
-    def build():
-        periods = db.session.scalars(
-            select(ExamPeriod)
-            .where(ExamPeriod.visible.is_(True), ExamPeriod.deleted_at.is_(None))
-            .order_by(ExamPeriod.start_date, ExamPeriod.id)
-        ).all()
-        return _json_bytes(ExamPeriodSchema(many=True).dump(periods))
-
-    return cached_body("exam-periods", ("exams",), build)
-
-
-def exam_entry_list(*, examination_period):
-    """Exams of a visible period, by date then time. An unknown or hidden period gives an empty list."""
-    from sqlalchemy.orm import contains_eager
-
-    from raf_network.courses.schemas import ExamEntrySchema
-
-    def build():
-        entries = db.session.scalars(
-            select(ExamEntry)
-            .join(ExamEntry.course).join(ExamEntry.period)
-            .options(contains_eager(ExamEntry.course), contains_eager(ExamEntry.period))
-            .where(
-                ExamEntry.period_id == examination_period,
-                ExamEntry.deleted_at.is_(None), Course.deleted_at.is_(None),
-                ExamPeriod.deleted_at.is_(None), ExamPeriod.visible.is_(True),
-            )
-            .order_by(ExamEntry.date, ExamEntry.time, ExamEntry.id)
-        ).all()
-        return _json_bytes(ExamEntrySchema(many=True).dump(entries))
-
-    return cached_body(f"exam-entries:{examination_period}", ("exams", "courses"), build)
