@@ -19,12 +19,13 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     func,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from raf_network.extensions import db
 
-CATEGORIES = ("timetable_change", "announcement")
+CATEGORIES = ("timetable_change", "announcement", "comment")
 
 # PushDelivery.status
 PENDING = "pending"            # planned, not yet claimed by a sender
@@ -136,6 +137,8 @@ class NotificationPreference(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
     timetable_changes: Mapped[bool] = mapped_column(Boolean, default=True)
     announcements: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Pushes about comments on the user's own posts (the alumni network).
+    comments: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Local times in Europe/Belgrade; both null = no quiet hours. start > end spans midnight.
     quiet_start: Mapped[time | None] = mapped_column(Time)
     quiet_end: Mapped[time | None] = mapped_column(Time)

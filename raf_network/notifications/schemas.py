@@ -1,6 +1,7 @@
 """Marshmallow schemas of notifications: broadcasts, the inbox and push preferences."""
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
+from raf_network.notifications.models import CATEGORIES
 from raf_network.schemas import BaseSchema
 from raf_network.users.models import ROLES
 
@@ -61,7 +62,7 @@ class InboxQuerySchema(BaseSchema):
 
 class InboxItemSchema(BaseSchema):
     id = fields.Integer()
-    category = fields.String(metadata={"enum": ["timetable_change", "announcement"]})
+    category = fields.String(metadata={"enum": list(CATEGORIES)})
     title = fields.String(metadata={"description": "In the caller's locale"})
     body = fields.String()
     data = fields.Dict(keys=fields.String(), values=fields.String())
@@ -92,6 +93,7 @@ class QuietHoursSchema(BaseSchema):
 class NotificationPreferencesSchema(BaseSchema):
     timetable_changes = fields.Boolean(metadata={"description": "Pushes about changes to my timetable"})
     announcements = fields.Boolean(metadata={"description": "Pushes of announcements"})
+    comments = fields.Boolean(metadata={"description": "Pushes about comments on my posts in the alumni network"})
     quiet_hours = fields.Nested(QuietHoursSchema, allow_none=True, metadata={
         "description": "Non-urgent pushes wait until the end; null = off. A change to a class today or tomorrow "
                        "is sent at once. The inbox records everything regardless."})

@@ -45,7 +45,9 @@ from raf_network.users.models import Device, Subscription, User
 log = logging.getLogger(__name__)
 
 TIMEZONE = ZoneInfo("Europe/Belgrade")
-PREFERENCE_OF_CATEGORY = {"timetable_change": "timetable_changes", "announcement": "announcements"}
+PREFERENCE_OF_CATEGORY = {"timetable_change": "timetable_changes", "announcement": "announcements",
+                          "comment": "comments"}
+PREFERENCES = tuple(PREFERENCE_OF_CATEGORY.values())
 MAX_DETAILS_CHARS = 2500  # FCM's data payload is limited to 4 KB in all
 
 
@@ -172,6 +174,32 @@ def timetable_changes_notify(*, changes, source):
     db.session.commit()
     log.info("timetable change %s: %d notification(s) for %d entries", source, len(notification_ids), len(entries))
     return notification_ids
+
+
+def notification_create(*, category, source, texts, data, user_ids, group_key="", urgent=False,
+                        created_by_id=None) -> int:
+    """One notification for ``user_ids`` (the active ones), pushed after the caller's transaction commits.
+
+    Idempotent by (``source``, ``group_key``): calling it again finds the same notification and adds only the
+    inbox rows it lacks (one per user); the push job, enqueued again, sends nothing twice. No commit: the
+    notification is stored with whatever caused it. ``category`` is one of ``PREFERENCE_OF_CATEGORY``."""
+    if category not in PREFERENCE_OF_CATEGORY:
+        raise ValueError(f"unknown notification category {category!r}")
+    notification_id = _notification_upsert(category=category, source=source, group_key=group_key, texts=texts,
+                                           data=data, urgent=urgent)
+    if created_by_id is not None:
+        db.session.execute(update(Notification).where(Notification.id == notification_id,
+                                                      Notification.created_by_id.is_(None))
+                           .values(created_by_id=created_by_id))
+    for chunk in _chunks(sorted(set(user_ids))):
+        active = db.session.scalars(select(User.id).where(User.id.in_(chunk), User.is_active)).all()
+        if active:
+            db.session.execute(_insert_ignore(NotificationRecipient), [
+                {"notification_id": notification_id, "user_id": user_id, "source": source} for user_id in active
+            ])
+    _recipient_count_refresh(notification_id)
+    _push_after_commit([notification_id])
+    return notification_id
 
 
 def _notification_upsert(*, category, source, group_key, texts, data, urgent):
@@ -327,8 +355,7 @@ def _preferences_dump(preference):
     if preference is not None and preference.quiet_start is not None:
         quiet = {"start": preference.quiet_start, "end": preference.quiet_end}
     return {
-        "timetable_changes": preference.timetable_changes if preference else True,
-        "announcements": preference.announcements if preference else True,
+        **{name: getattr(preference, name) if preference else True for name in PREFERENCES},
         "quiet_hours": quiet,
         "timezone": TIMEZONE.key,
     }
@@ -342,9 +369,9 @@ def preferences_update(*, user_id, changes):
     """Change some preferences; ``quiet_hours: None`` switches quiet hours off."""
     preference = db.session.get(NotificationPreference, user_id)
     if preference is None:
-        preference = NotificationPreference(user_id=user_id, timetable_changes=True, announcements=True)
+        preference = NotificationPreference(user_id=user_id, **dict.fromkeys(PREFERENCES, True))
         db.session.add(preference)
-    for name in ("timetable_changes", "announcements"):
+    for name in PREFERENCES:
         if name in changes:
             setattr(preference, name, changes[name])
     if "quiet_hours" in changes:
