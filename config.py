@@ -219,6 +219,11 @@ class Config:
         self.WEBHOOK_MAX_DELETE_SHARE = _env_float("WEBHOOK_MAX_DELETE_SHARE", 0.5)
         self.WEBHOOK_RATE_LIMIT = _env("WEBHOOK_RATE_LIMIT", "60 per minute")
 
+        # The alumni network: posts per page of the feed, and the largest picture accepted (bytes, before it is
+        # re-encoded; a picture upload's own body limit instead of MAX_CONTENT_LENGTH).
+        self.FEED_LIMIT = _env_int("FEED_LIMIT", 50)
+        self.MAX_PICTURE_BYTES = _env_int("MAX_PICTURE_BYTES", 5 * 1024 * 1024)
+
         self.JSON_SORT_KEYS = False
         self.MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
 
@@ -238,6 +243,7 @@ class Config:
         if self.PUSH_CLAIM_LEASE <= 3 * self.PUSH_HTTP_TIMEOUT * rounds:
             raise ConfigError("PUSH_CLAIM_LEASE must exceed 3 × PUSH_HTTP_TIMEOUT × ⌈PUSH_CHUNK_SIZE / "
                               "PUSH_CONCURRENCY⌉ (the longest one chunk can take)")
+        self._validate_network()
         if any(interval < 0 for interval in self.PUSH_RETRY_INTERVALS):
             raise ConfigError("PUSH_RETRY_INTERVALS must not be negative")
         if self.PUSH_BACKEND == "fcm" and not self.FIREBASE_CREDENTIALS:
@@ -245,6 +251,13 @@ class Config:
                 raise ConfigError("PUSH_BACKEND=fcm needs FIREBASE_CREDENTIALS (a file path or the JSON itself)")
             if not self.FIREBASE_PROJECT_ID:
                 raise ConfigError("FCM_URL without FIREBASE_CREDENTIALS needs FIREBASE_PROJECT_ID")
+
+
+    def _validate_network(self):
+        if not 1 <= self.FEED_LIMIT <= 500:
+            raise ConfigError("FEED_LIMIT must be between 1 and 500")
+        if self.MAX_PICTURE_BYTES < 1024:
+            raise ConfigError("MAX_PICTURE_BYTES must be at least 1024")
 
 
 # Development only (documented in the README), so `flask webhook send` works with zero configuration.

@@ -113,9 +113,8 @@ def _sqlite_pragmas(app):
 
 
 def register_blueprints(app):
-    from raf_network import courses, health, notifications, users, webhook
+    from raf_network import courses, health, network, notifications, users, webhook
     from raf_network.extensions import api
-    from raf_network.network import models as _network_models  # noqa: F401  (registers the tables)
     from raf_network.users import models as _user_models  # noqa: F401  (registers the tables)
     from raf_network.users.auth import security_scheme_register
     from raf_network.webhook import services as webhook_services
@@ -126,6 +125,7 @@ def register_blueprints(app):
     api.register_blueprint(users.blp)
     api.register_blueprint(webhook.blp)
     api.register_blueprint(notifications.blp)
+    api.register_blueprint(network.blp)
     app.extensions["metrics_collectors"] = [webhook_services.delivery_outcome_metrics]
 
 
@@ -145,6 +145,7 @@ def register_request_hooks(app):
 def register_commands(app):
     from raf_network.courses.cli import import_schedule_command, seed_command
     from raf_network.jobs import worker_command
+    from raf_network.network.cli import network_cli
     from raf_network.users.cli import users_cli
     from raf_network.webhook.cli import webhook_cli
 
@@ -153,3 +154,4 @@ def register_commands(app):
     app.cli.add_command(worker_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(webhook_cli)
+    app.cli.add_command(network_cli)

@@ -52,7 +52,7 @@ from raf_network.metrics import cache_result_count
 
 log = logging.getLogger(__name__)
 
-FAMILIES = ("courses", "schedule", "exams")
+FAMILIES = ("courses", "schedule", "exams", "network")
 LOCAL_ENTRIES = 512
 OUTAGE_BACKOFF_SECONDS = 5.0
 # The subscriber pings after this long without traffic, and gives the connection up if a whole interval

@@ -6,6 +6,7 @@ from flask.cli import with_appcontext
 
 from raf_network.courses import services
 from raf_network.errors import ValidationFailed
+from raf_network.network.cli import demo_seed_run
 
 
 def _report(changes):
@@ -16,8 +17,10 @@ def _report(changes):
 @click.command("seed")
 @with_appcontext
 def seed_command():
-    """Load the bundled real RAF timetable and a sample exam period (idempotent)."""
+    """Load the bundled real RAF timetable and a sample exam period, and a demo alumni network into an empty
+    network (idempotent)."""
     _report(services.seed_run())
+    demo_seed_run()
 
 
 @click.command("import-schedule")

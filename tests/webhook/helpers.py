@@ -8,7 +8,6 @@ from datetime import time as clock
 
 from sqlalchemy import select
 
-from raf_network.cache import FAMILIES as CACHE_FAMILIES
 from raf_network.courses import services as course_services
 from raf_network.courses.models import DAY_CODES, Course, ExamEntry, ExamPeriod, ScheduleEntry
 from raf_network.extensions import cache, db
@@ -18,6 +17,9 @@ from raf_network.webhook.services import signature_sign
 URL = "/api/webhooks/courses"
 CATALOGUE_MODELS = (Course, ScheduleEntry, ExamPeriod, ExamEntry)
 CATALOGUE_TABLES = ("course", "schedule_entry", "exam_period", "exam_entry")
+# The cache families the catalogue reads are built from (the network has a family of its own, which the
+# catalogue reads below never create).
+CACHE_FAMILIES = tuple(sorted(set(course_services.CACHE_FAMILY.values())))
 READS = ("/api/courses", "/api/course-schedule", "/api/examination-periods")
 _ids = itertools.count(1)
 
