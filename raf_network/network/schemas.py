@@ -5,7 +5,7 @@ own profile, and the bodies and queries of the network's calls. Bodies are allow
 A field the released app reads as a non-nullable string is never null (``""`` instead); no e-mail address or phone
 number appears in any of them.
 """
-from marshmallow import ValidationError, fields, missing, validate, validates, validates_schema
+from marshmallow import ValidationError, fields, missing, validate, validates_schema
 
 from raf_network.network.linkedin import linkedin_handle
 from raf_network.network.models import STUDY_LEVELS
@@ -223,11 +223,6 @@ class EmploymentWriteSchema(BaseSchema):
         start, end = data.get("start_date"), data.get("end_date")
         if start is not None and end is not None and end < start:
             raise ValidationError("must not be before start_date", "end_date")
-
-    @validates("role")
-    def _role_given(self, value, **_kwargs):
-        if not value:
-            raise ValidationError("must not be empty")
 
 
 class EmploymentCreateSchema(EmploymentWriteSchema):
