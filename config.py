@@ -243,6 +243,10 @@ class Config:
         self.ALUMNI_PORTAL_URL = _env("ALUMNI_PORTAL_URL", "http://alumni.raf.edu.rs").rstrip("/")
         self.PORTAL_CONCURRENCY = _env_int("PORTAL_CONCURRENCY", 16)
         self.PORTAL_TIMEOUT = _env_float("PORTAL_TIMEOUT", 10.0)
+        # The alumni network: posts per page of the feed, and the largest picture accepted (bytes, before it is
+        # re-encoded; a picture upload's own body limit instead of MAX_CONTENT_LENGTH).
+        self.FEED_LIMIT = _env_int("FEED_LIMIT", 50)
+        self.MAX_PICTURE_BYTES = _env_int("MAX_PICTURE_BYTES", 5 * 1024 * 1024)
 
         self.JSON_SORT_KEYS = False
         self.MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
@@ -269,6 +273,7 @@ class Config:
             raise ConfigError("PUSH_CLAIM_LEASE must exceed 3 × PUSH_HTTP_TIMEOUT × ⌈PUSH_CHUNK_SIZE / "
                               "PUSH_CONCURRENCY⌉ (the longest one chunk can take)")
         self._portal_validate()
+        self._network_validate()
         if any(interval < 0 for interval in self.PUSH_RETRY_INTERVALS):
             raise ConfigError("PUSH_RETRY_INTERVALS must not be negative")
         if self.PUSH_BACKEND == "fcm" and not self.FIREBASE_CREDENTIALS:
@@ -283,6 +288,11 @@ class Config:
             raise ConfigError("PORTAL_CONCURRENCY must be between 1 and 64 (requests to the alumni portal at a time)")
         if self.PORTAL_TIMEOUT <= 0:
             raise ConfigError("PORTAL_TIMEOUT must be a positive number of seconds")
+    def _network_validate(self):
+        if not 1 <= self.FEED_LIMIT <= 500:
+            raise ConfigError("FEED_LIMIT must be between 1 and 500")
+        if self.MAX_PICTURE_BYTES < 1024:
+            raise ConfigError("MAX_PICTURE_BYTES must be at least 1024")
 
 
 # Development only (documented in the README), so `flask webhook send` works with zero configuration.

@@ -6,7 +6,9 @@
 #   1. setup      wrk installed; a fresh PostgreSQL database (migrated, seeded); Redis DB flushed;
 #                 the real app started exactly as the Procfile's `web` and waited for on /readyz.
 #   2. catalogue  catalogue reads against the real app and a bare WSGI baseline (bench/bare_wsgi.py)
-#                 serving the same bytes → bench/results/catalogue.md → docs/benchmarks.md.
+#                 serving the same bytes → bench/results/catalogue.md → docs/benchmarks.md; then the same for
+#                 the alumni network's feed (GET /api/posts, 50 posts × 20 comments written by
+#                 bench/feed_fixture.py, read with a bearer token) → bench/results/feed.md.
 #   3. extras     every other bench/<name>_bench.py, in name order (webhook, push, mixed load, …):
 #                   .venv/bin/python bench/<name>_bench.py --output bench/results/<name>.md
 #                 with this environment: APP_ENV, SECRET_KEY, DATABASE_URL (the seeded bench database),
@@ -32,6 +34,7 @@ BENCH_PG_URL=${BENCH_PG_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
 BENCH_REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379/11}
 BENCH_WORKERS=${BENCH_WORKERS:-2}
 PATH_UNDER_TEST=/api/course-schedule
+FEED_PATH=/api/posts
 
 log() { printf '\n== %s\n' "$*" >&2; }
 
@@ -115,33 +118,46 @@ setup() {
   export BENCH_WEB_URL="http://127.0.0.1:$WEB_PORT" BENCH_RESULTS=$PWD/$RESULTS
 }
 
-# ---- 2. catalogue reads ---------------------------------------------------------------------------
-step_catalogue() {
-  local capture=$RESULTS/catalogue-capture
+# ---- 2. catalogue reads (and the feed, measured the same way) ------------------------------------------
+# measure_read NAME PATH SUBJECT TITLE [HEADER]: capture the real app's raw/gzip/304 answers to GET PATH (with
+# HEADER on every request, e.g. a bearer token), serve exactly those bytes from a bare WSGI app, measure both
+# with wrk in turn, and write bench/results/NAME.md into docs/benchmarks.md between the NAME markers.
+measure_read() {
+  local name=$1 path=$2 subject=$3 title=$4 header=${5:-}
+  local capture=$RESULTS/$name-capture headers=()
+  [ -n "$header" ] && headers=(--header "$header")
   rm -rf "$capture"
-  log "capturing the real app's responses to GET $PATH_UNDER_TEST"
-  "$PY" bench/benchlib.py capture "$BENCH_WEB_URL" "$PATH_UNDER_TEST" "$capture"
+  log "capturing the real app's responses to GET $path"
+  "$PY" bench/benchlib.py capture "$BENCH_WEB_URL" "$path" "$capture" "${headers[@]}"
 
   local bare_port bare_pid
   bare_port=$("$PY" bench/benchlib.py free-port)
-  log "bare app: gunicorn -c gunicorn.conf.py bench.bare_wsgi:app on 127.0.0.1:$bare_port"
-  BARE_DIR=$PWD/$capture server_start bare "$bare_port" bench.bare_wsgi:app
+  log "bare app: gunicorn -c gunicorn.conf.py bench.bare_wsgi:app on 127.0.0.1:$bare_port ($name)"
+  BARE_DIR=$PWD/$capture server_start "bare-$name" "$bare_port" bench.bare_wsgi:app
   bare_pid=$SERVER_PID
-  "$PY" bench/benchlib.py wait-http "http://127.0.0.1:$bare_port$PATH_UNDER_TEST" "$bare_pid" 30 \
-    || { cat "$RESULTS/bare.log" >&2; exit 1; }
-  "$PY" bench/benchlib.py verify "http://127.0.0.1:$bare_port" "$PATH_UNDER_TEST" "$capture"
+  "$PY" bench/benchlib.py wait-http "http://127.0.0.1:$bare_port$path" "$bare_pid" 30 \
+    || { cat "$RESULTS/bare-$name.log" >&2; exit 1; }
+  "$PY" bench/benchlib.py verify "http://127.0.0.1:$bare_port" "$path" "$capture" "${headers[@]}"
 
-  log "measuring (wrk; real and bare in turn, never at once)"
+  log "measuring $name (wrk; real and bare in turn, never at once)"
   "$PY" bench/benchlib.py measure \
-    --real "$BENCH_WEB_URL$PATH_UNDER_TEST" --bare "http://127.0.0.1:$bare_port$PATH_UNDER_TEST" \
-    --etag "$(cat "$capture/etag_header")" --out "$RESULTS/catalogue.json" \
+    --real "$BENCH_WEB_URL$path" --bare "http://127.0.0.1:$bare_port$path" \
+    --etag "$(cat "$capture/etag_header")" --out "$RESULTS/$name.json" "${headers[@]}" \
     --threads "${WRK_THREADS:-2}" --connections "${WRK_CONNECTIONS:-32}" --duration "${WRK_DURATION:-10s}" \
     --warmup "${WRK_WARMUP:-2s}" --rounds "${BENCH_ROUNDS:-3}" --workers "$BENCH_WORKERS"
   server_stop "$bare_pid"
 
-  log "report"
-  "$PY" bench/benchlib.py report "$RESULTS/catalogue.json" "$capture" "$RESULTS/catalogue.md"
-  "$PY" bench/benchlib.py splice "$DOC" catalogue "$RESULTS/catalogue.md" --title "Catalogue reads"
+  log "report ($name)"
+  "$PY" bench/benchlib.py report "$RESULTS/$name.json" "$capture" "$RESULTS/$name.md" --subject "$subject"
+  "$PY" bench/benchlib.py splice "$DOC" "$name" "$RESULTS/$name.md" --title "$title"
+}
+
+step_catalogue() {
+  measure_read catalogue "$PATH_UNDER_TEST" timetable "Catalogue reads"
+  log "feed: 50 posts × 20 comments (bench/feed_fixture.py) and a reader's token"
+  local token
+  token=$("$PY" bench/feed_fixture.py 2>>"$RESULTS/setup.log") || { tail -20 "$RESULTS/setup.log" >&2; exit 1; }
+  measure_read feed "$FEED_PATH" feed "The alumni network's feed" "Authorization: Bearer $token"
 }
 
 # ---- 3. further steps: bench/<name>_bench.py -------------------------------------------------------

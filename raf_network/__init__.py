@@ -121,9 +121,8 @@ def _sqlite_pragmas(app):
 
 
 def register_blueprints(app):
-    from raf_network import api_docs, courses, health, notifications, users, webhook
+    from raf_network import api_docs, courses, health, network, notifications, users, webhook
     from raf_network.extensions import api
-    from raf_network.network import models as _network_models  # noqa: F401  (registers the tables)
     from raf_network.users import models as _user_models  # noqa: F401  (registers the tables)
     from raf_network.users.auth import security_scheme_register
     from raf_network.webhook import services as webhook_services
@@ -134,6 +133,7 @@ def register_blueprints(app):
     api.register_blueprint(users.blp)
     api.register_blueprint(webhook.blp)
     api.register_blueprint(notifications.blp)
+    api.register_blueprint(network.blp)
     app.register_blueprint(api_docs.blp)  # a plain Flask blueprint: static files, not part of the API spec
     app.extensions["metrics_collectors"] = [webhook_services.delivery_outcome_metrics]
 

@@ -5,13 +5,17 @@ faculty administrator and an admin. The same table is rendered into the README (
 `authorization-matrix` markers); a test keeps the two identical, and another fails when an operation is
 added to the API without a row here.
 """
+import io
 from datetime import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from raf_network.courses.catalogue import catalogue_plan, catalogue_write
 from raf_network.extensions import db
+from raf_network.network.models import Comment, Company, EmploymentHistory, Post, Profile
+from raf_network.network.pictures import picture_store
 from raf_network.notifications.models import Notification, NotificationRecipient
 from raf_network.users.models import Device, Subscription, User
 from raf_network.users.services import calendar_token_rotate
@@ -32,6 +36,26 @@ STAFF_ONLY = {"anonymous": 401, "student": 403, "other_student": 403, "alumni": 
 
 def _signed_in(status):
     return {"anonymous": 401, **dict.fromkeys(CALLERS[1:], status)}
+
+
+def _owner_or_staff(owner_status, staff_status):
+    """The owner (`student`), and staff as moderators; everyone else signed in is refused (403: the resource is
+    shown to all of them, there is nothing to hide)."""
+    return {"anonymous": 401, "student": owner_status, "other_student": 403, "alumni": 403,
+            "faculty_administrator": staff_status, "admin": staff_status}
+
+
+class Raw:
+    """A request body that is not JSON (e.g. a picture)."""
+
+    def __init__(self, data, content_type):
+        self.data, self.content_type = data, content_type
+
+
+def _png():
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (10, 20, 30)).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 # (method, spec path, concrete path template, JSON body or None, expected status by caller, note)
@@ -88,6 +112,37 @@ MATRIX = [
      "own preferences"),
     ("PATCH", "/api/me/notification-preferences", "/api/me/notification-preferences", {"announcements": False},
      SIGNED_IN, "own preferences"),
+    ("GET", "/api/posts", "/api/posts", None, SIGNED_IN, "the feed"),
+    ("POST", "/api/posts", "/api/posts", {"title": "Hello", "text": "World"},
+     {"anonymous": 401, "student": 403, "other_student": 403, "alumni": 201, "faculty_administrator": 201,
+      "admin": 201}, "alumni and staff; `notify` staff only"),
+    ("PATCH", "/api/posts/{post_id}", "/api/posts/{post}", {"title": "Edited"}, _owner_or_staff(200, 403),
+     "the author only"),
+    ("DELETE", "/api/posts/{post_id}", "/api/posts/{post}", None, _owner_or_staff(204, 204),
+     "the author, or staff (moderation)"),
+    ("POST", "/api/posts/{post_id}/comments", "/api/posts/{post}/comments", {"text": "Nice"}, _signed_in(201),
+     "anyone signed in"),
+    ("DELETE", "/api/posts/{post_id}/comments/{comment_id}", "/api/posts/{post}/comments/{comment}", None,
+     _owner_or_staff(204, 204), "the author, or staff (moderation)"),
+    ("GET", "/api/alumni-users", "/api/alumni-users", None, SIGNED_IN, "the directory"),
+    ("GET", "/api/companies", "/api/companies", None, SIGNED_IN, "network data"),
+    ("GET", "/api/academic-history", "/api/academic-history?alumni_user={profile}", None, SIGNED_IN,
+     "network data"),
+    ("GET", "/api/employment-history", "/api/employment-history?alumni_user={profile}", None, SIGNED_IN,
+     "network data"),
+    ("GET", "/api/me/profile", "/api/me/profile", None, SIGNED_IN, "own network profile (404 before it exists)"),
+    ("PATCH", "/api/me/profile", "/api/me/profile", {"visible": True}, SIGNED_IN, "own network profile"),
+    ("PUT", "/api/me/profile/picture", "/api/me/profile/picture", Raw(_png(), "image/png"), SIGNED_IN,
+     "own picture"),
+    ("DELETE", "/api/me/profile/picture", "/api/me/profile/picture", None, _signed_in(204), "own picture"),
+    ("POST", "/api/me/employment-history", "/api/me/employment-history", {"company_name": "Firma", "role": "Dev"},
+     _signed_in(201), "own jobs"),
+    ("PATCH", "/api/me/employment-history/{employment_id}", "/api/me/employment-history/{job}", {"role": "Lead"},
+     {"anonymous": 401, "student": 200, **dict.fromkeys(CALLERS[2:], 404)}, "another's job is 404"),
+    ("DELETE", "/api/me/employment-history/{employment_id}", "/api/me/employment-history/{job}", None, OWNER_ONLY,
+     "another's job is 404"),
+    ("GET", "/media/{key}.{extension}", "/media/{media}", None, PUBLIC_200,
+     "a picture: its unguessable sha256 key is the credential"),
 ]
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -139,11 +194,26 @@ def _world(app):
         db.session.add_all([subscription, device, delivery, notification])
         db.session.flush()
         db.session.add(NotificationRecipient(notification_id=notification.id, user_id=student.id, source="matrix"))
+        # The network: every caller has a profile; the student wrote a post, a comment, and entered a job.
+        media = picture_store(data=_png(), max_bytes=app.config["MAX_PICTURE_BYTES"])
+        profiles = {caller: Profile(user_id=user_id, first_name=caller, last_name="", edited_fields=[])
+                    for caller, user_id in ids.items()}
+        profiles["student"].picture_key = media.key
+        company = Company(name="Firma")
+        db.session.add_all([*profiles.values(), company])
+        db.session.flush()
+        post = Post(author_id=profiles["student"].id, title="Mine", text="Post")
+        db.session.add(post)
+        db.session.flush()
+        comment = Comment(post_id=post.id, author_id=profiles["student"].id, text="Comment")
+        job = EmploymentHistory(profile_id=profiles["student"].id, company_id=company.id, role="Dev", source="self")
+        db.session.add_all([comment, job])
         db.session.commit()
         values = {"entry": entries["e0"], "other_entry": entries["e1"], "subscription": subscription.id,
                   "device": device.token, "delivery": delivery.id, "notification": notification.id,
                   "course": db.session.query(Course).first().id,
-                  "secret": calendar_token_rotate(user=student)}
+                  "secret": calendar_token_rotate(user=student), "post": post.id, "comment": comment.id,
+                  "job": job.id, "profile": profiles["student"].id, "media": media.path.removeprefix("/media/")}
     return ids, values
 
 
@@ -163,8 +233,11 @@ def test_matrix_cell(embedded_app, caller, method, spec_path, path, body, expect
     embedded_app.config["RATELIMIT_ENABLED"] = False
     ids, values = _world(embedded_app)
     headers = bearer(embedded_app, ids[caller]) if caller != "anonymous" else {}
-    response = embedded_app.test_client().open(_fill(path, values), method=method, json=_fill(body, values),
-                                               headers=headers)
+    if isinstance(body, Raw):
+        content = {"data": body.data, "content_type": body.content_type}
+    else:
+        content = {"json": _fill(body, values)}
+    response = embedded_app.test_client().open(_fill(path, values), method=method, headers=headers, **content)
     CHECKED.append((method, spec_path, caller))
     assert response.status_code == expected[caller], response.get_data(as_text=True)[:300]
     if response.status_code >= 400:

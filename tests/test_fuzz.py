@@ -13,6 +13,7 @@ from collections import Counter
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis import checks
 
 from tests.conftest import _make_app, real_data_seed, report_figure
 from tests.factories import token_for, user_create
@@ -20,6 +21,9 @@ from tests.factories import token_for, user_create
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 METHODS = {"get", "post", "put", "patch", "delete"}
 TALLY = Counter()
+# Operations whose input no schema can fully describe, and the check that therefore does not apply: a picture's
+# bytes must decode as a real image (422 otherwise: tests/network/test_pictures.py, test_profile.py).
+EXCLUDED_CHECKS = {("/api/me/profile/picture", "PUT"): [checks.positive_data_acceptance]}
 
 
 def _operations():
@@ -63,6 +67,6 @@ def test_operation_conforms_to_its_spec(path, method, fuzz_app):
             response = case.call(headers=headers)
             TALLY[(f"{method} {path}", role)] += 1
             # The headers tell schemathesis the token is ours (valid), so its auth check probes without it.
-            case.validate_response(response, headers=headers)
+            case.validate_response(response, headers=headers, excluded_checks=EXCLUDED_CHECKS.get((path, method)))
 
     run()

@@ -48,9 +48,10 @@ def generations_bump(families):
     one used before, also after the table is restored from an old backup: it is at least the current time in ns.
     """
     families = families_check(families)
-    if not families:
-        return
     session = db.session()
+    pending = session.info.setdefault(PENDING_KEY, set())
+    if not families or pending.issuperset(families):
+        return  # already bumped in this transaction: its commit retires them once
     now = time.time_ns()
     # One upsert whatever the families' state (never bumped yet, or bumped before).
     insert = dialect_insert(CacheGeneration).values(
@@ -59,7 +60,6 @@ def generations_bump(families):
         "generation": case((CacheGeneration.generation + 1 > now, CacheGeneration.generation + 1), else_=now),
         "updated_at": func.now(),
     }))
-    pending = session.info.setdefault(PENDING_KEY, set())
     if not pending:
         _announce_after_commit(session, current_app.extensions["response_cache"].app)
     pending.update(families)

@@ -13,6 +13,7 @@ from raf_network.courses import exam_import, seed
 from raf_network.courses.csv_import import schedule_import
 from raf_network.courses.sources import import_text_read
 from raf_network.errors import cli_errors
+from raf_network.network.cli import demo_seed_run
 
 
 def _counts_line(counts):
@@ -41,6 +42,7 @@ def seed_command(demo):
     if report.exams is not None:
         _exam_report_print(report.exams, table=False)
     click.echo(f"in all: {_counts_line(report.counts)}")
+    demo_seed_run()
 
 
 @click.command("import-schedule")

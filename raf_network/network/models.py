@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -81,6 +82,9 @@ class Profile(db.Model):
     visible: Mapped[bool] = mapped_column(Boolean, default=True)
     # Fields of SELF_EDITABLE the person set themselves; a re-import does not overwrite them.
     edited_fields: Mapped[list] = mapped_column(JSON, default=list)
+    # Fictional people of the demo network (``flask seed`` on an empty network): listed like imported alumni,
+    # and recognisable as sample data.
+    sample: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=func.now(), onupdate=func.now())
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select
 
-from raf_network.errors import ValidationFailed
+from raf_network.errors import NotFound, ValidationFailed
 from raf_network.extensions import db
 from raf_network.network.models import Media
 
@@ -98,3 +98,12 @@ def picture_store(*, data, max_bytes):
 def media_get(*, key):
     """The stored picture with this key, or None."""
     return db.session.scalar(select(Media).where(Media.key == key))
+
+
+def media_find(*, key, extension):
+    """The stored picture served at ``/media/<key>.<extension>``; NotFound for an unknown key or another
+    extension than its own."""
+    media = media_get(key=key)
+    if media is None or media.extension != extension:
+        raise NotFound("no such picture")
+    return media

@@ -10,7 +10,7 @@ Two phases:
   report; a bad picture is a *problem* in the report and the person is still imported.
 - **Write**: everything in ONE transaction, with a constant number of statements per table whatever the number of
   people (bulk INSERT … RETURNING, UPDATE by primary key grouped by the columns that changed, DELETE … IN; never one
-  ORM flush per row), then ``cache_families_invalidate(["network"])`` after the commit.
+  ORM flush per row); the network's cached responses are retired with its commit (``freshness``).
 
 Idempotent, keyed by the portal's ids: profiles by ``portal_id``, companies by ``portal_id``, degrees by
 (programme, title), academic history by (profile, study kind). Only what differs is written, so importing an
@@ -29,10 +29,10 @@ from datetime import date
 from flask import current_app
 from sqlalchemy import delete, insert, select, update
 
-from raf_network.cache import cache_families_invalidate
 from raf_network.errors import ValidationFailed
 from raf_network.extensions import db
 from raf_network.network.dates import MIN_YEAR, UnreadableDate, month_date_parse
+from raf_network.network.freshness import network_changed
 from raf_network.network.linkedin import linkedin_handle
 from raf_network.network.models import (
     STUDY_KINDS,
@@ -118,7 +118,7 @@ def portal_import(*, url=None, progress=None):
 
     ``progress(done, total)`` is called as people are fetched (from the calling thread). Raises
     ``PortalUnavailable`` (nothing written) when the portal's list or reference data cannot be read, or when not one
-    person could be fetched. Commits; the network's cached responses are invalidated after the commit."""
+    person could be fetched. Commits; the network's cached responses are retired with the commit."""
     config = current_app.config
     url = (url or config["ALUMNI_PORTAL_URL"]).rstrip("/")
     report = ImportReport(url=url)
@@ -135,6 +135,8 @@ def portal_import(*, url=None, progress=None):
     started = time.perf_counter()
     try:
         portal_write(fetched=fetched, report=report)
+        if report.changed:
+            network_changed()  # the network's cached responses, retired with this commit
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -142,8 +144,6 @@ def portal_import(*, url=None, progress=None):
     report.write_seconds = time.perf_counter() - started
     # Fetch problems arrive in completion order: by person (portal-wide ones first), each person's in order.
     report.problems.sort(key=lambda problem: (problem[0] is not None, problem[0] or 0))
-    if report.changed:
-        cache_families_invalidate(["network"])
     log.info("portal import from %s: %d listed, %d fetched, %d failed, people %s", url, report.listed,
              report.fetched, len(report.failed), report.people)
     return report

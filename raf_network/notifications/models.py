@@ -136,6 +136,8 @@ class NotificationPreference(db.Model):
     announcements: Mapped[bool] = mapped_column(Boolean, default=True)
     # Pushes about a visible exam period's new or moved exams of courses the user attends (category "exams").
     exam_schedule: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Pushes about comments on the user's own posts (the alumni network).
+    comments: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Local times in Europe/Belgrade; both null = no quiet hours. start > end spans midnight.
     quiet_start: Mapped[time | None] = mapped_column(Time)
     quiet_end: Mapped[time | None] = mapped_column(Time)

@@ -8,6 +8,7 @@ from sqlalchemy import func, literal, select, update
 
 from raf_network.extensions import db
 from raf_network.notifications.models import Notification, NotificationRecipient
+from raf_network.notifications.preferences import PREFERENCE_OF_CATEGORY
 from raf_network.notifications.tasks import push_after_commit
 from raf_network.sql import insert_ignore
 from raf_network.users.models import User
@@ -32,7 +33,10 @@ def notification_create(*, category, source, texts, data, user_ids, group_key=""
     """One notification for ``user_ids`` (active users only get it), its push queued after commit; returns its id.
 
     Idempotent by (``source``, ``group_key``): called again it finds the same notification, and adds no second
-    inbox row for a user (one per user and source). No commit: the caller's transaction."""
+    inbox row for a user (one per user and source). No commit: the caller's transaction. ``category`` is one of
+    ``preferences.PREFERENCE_OF_CATEGORY`` (its pushes obey that preference)."""
+    if category not in PREFERENCE_OF_CATEGORY:
+        raise ValueError(f"unknown notification category {category!r}")
     db.session.execute(insert_ignore(Notification), [{
         "category": category, "source": source, "group_key": group_key, "texts": texts, "data": data,
         "urgent": urgent, "created_by_id": created_by_id,

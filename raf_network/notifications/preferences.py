@@ -8,7 +8,7 @@ from raf_network.notifications.models import NotificationPreference
 TIMEZONE = ZoneInfo("Europe/Belgrade")
 # Notification category → the preference flag (a column of NotificationPreference) that turns its pushes off.
 PREFERENCE_OF_CATEGORY = {"timetable_change": "timetable_changes", "announcement": "announcements",
-                          "exams": "exam_schedule"}
+                          "exams": "exam_schedule", "comment": "comments"}
 PREFERENCE_FLAGS = tuple(PREFERENCE_OF_CATEGORY.values())
 
 

@@ -1,6 +1,7 @@
 """Marshmallow schemas of notifications: broadcasts, the inbox and push preferences."""
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
+from raf_network.notifications.preferences import PREFERENCE_OF_CATEGORY
 from raf_network.schemas import BaseSchema, Text, UtcDateTime
 from raf_network.users.models import ROLES
 
@@ -70,7 +71,7 @@ class InboxQuerySchema(BaseSchema):
 
 class InboxItemSchema(BaseSchema):
     id = fields.Integer()
-    category = fields.String(metadata={"enum": ["timetable_change", "announcement", "exams"]})
+    category = fields.String(metadata={"enum": list(PREFERENCE_OF_CATEGORY)})
     title = fields.String(metadata={"description": "In the caller's locale"})
     body = fields.String()
     data = fields.Dict(keys=fields.String(), values=fields.String())
@@ -101,6 +102,7 @@ class NotificationPreferencesSchema(BaseSchema):
     announcements = fields.Boolean(metadata={"description": "Pushes of announcements"})
     exam_schedule = fields.Boolean(metadata={
         "description": "Pushes about exams of my courses when an exam period is published or its exams move"})
+    comments = fields.Boolean(metadata={"description": "Pushes about comments on my posts in the alumni network"})
     quiet_hours = fields.Nested(QuietHoursSchema, allow_none=True, metadata={
         "description": "Non-urgent pushes wait until the end; null (or an equal start and end) = off. "
                        "A change to a class today or tomorrow "

@@ -21,6 +21,7 @@ from raf_network.users.auth import access_token_issue, session_create, session_t
 from raf_network.users.google import google_id_token_verify
 from raf_network.users.ical import calendar_render
 from raf_network.users.models import ROLES, AuthSession, Device, RefreshToken, Subscription, User
+from raf_network.users.signals import user_deleting, user_signed_in, user_updated
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +129,17 @@ def user_update(*, user, changes):
             raise ValidationFailed(f"{name} cannot be changed", errors={name: ["cannot be changed"]})
         setattr(user, name, value)
     db.session.commit()
+    user_updated.send(user)
     return user
 
 
 def user_delete(*, user_id):
     """Delete an account and everything personal: devices, subscriptions, sessions and refresh tokens go
-    with it through ON DELETE CASCADE (as do the tables of later features that point at the user)."""
+    with it through ON DELETE CASCADE (as do the tables of later features that point at the user). Receivers of
+    ``user_deleting`` (the alumni network) act in the same transaction."""
+    user = db.session.get(User, user_id)
+    if user is not None:
+        user_deleting.send(user)
     db.session.execute(delete(User).where(User.id == user_id))
     db.session.commit()
 
@@ -174,6 +180,7 @@ def user_sign_in_google(*, id_token):
     db.session.flush()
     tokens = session_tokens_issue(user=user, auth_session=auth_session)
     db.session.commit()
+    user_signed_in.send(user)
     return user, tokens
 
 

@@ -170,14 +170,15 @@ def test_preferences_default_on_and_patch_partially(app):
     student = user_create(app)
     client, headers = app.test_client(), bearer(app, student)
     assert client.get("/api/me/notification-preferences", headers=headers).get_json() == {
-        "timetable_changes": True, "announcements": True, "exam_schedule": True, "quiet_hours": None,
+        "timetable_changes": True, "announcements": True, "exam_schedule": True, "comments": True, "quiet_hours": None,
         "timezone": "Europe/Belgrade"}
     response = client.patch("/api/me/notification-preferences", headers=headers,
                             json={"announcements": False, "quiet_hours": {"start": "22:00", "end": "07:00"}})
     assert response.status_code == 200
     assert response.get_json()["quiet_hours"] == {"start": "22:00", "end": "07:00"}
     body = client.patch("/api/me/notification-preferences", headers=headers, json={"quiet_hours": None}).get_json()
-    assert body == {"timetable_changes": True, "announcements": False, "exam_schedule": True, "quiet_hours": None,
+    assert body == {"timetable_changes": True, "announcements": False, "exam_schedule": True, "comments": True,
+                    "quiet_hours": None,
                     "timezone": "Europe/Belgrade"}
     body = client.patch("/api/me/notification-preferences", headers=headers, json={"exam_schedule": False}).get_json()
     assert (body["exam_schedule"], body["announcements"], body["timetable_changes"]) == (False, False, True)
