@@ -258,8 +258,8 @@ def _rows_update(model, updates):
 
 
 def _companies_sync(companies, counts):
-    existing = {(row.portal_id,): row._mapping for row in db.session.execute(
-        select(Company.id, Company.portal_id, Company.name).where(Company.portal_id.is_not(None)))}
+    existing = {(row["portal_id"],): row for row in db.session.execute(
+        select(Company.id, Company.portal_id, Company.name).where(Company.portal_id.is_not(None))).mappings()}
     desired = {(portal_id,): {"portal_id": portal_id, "name": name} for portal_id, name in companies.items()}
     ids = _rows_sync(Company, key=("portal_id",), existing=existing, desired=desired, columns=("name",),
                      counts=counts)
@@ -321,9 +321,9 @@ def _degrees_sync(studies, programmes, counts):
             level_id = programme.level_id if programme.level_id in STUDY_LEVELS else None
             desired[(programme_id, title)] = {"program_portal_id": programme_id, "title": title,
                                               "name": programme.name, "level_id": level_id}
-    existing = {(row.program_portal_id, row.title): row._mapping for row in db.session.execute(
+    existing = {(row["program_portal_id"], row["title"]): row for row in db.session.execute(
         select(AcademicDegree.id, AcademicDegree.program_portal_id, AcademicDegree.title, AcademicDegree.name,
-               AcademicDegree.level_id).where(AcademicDegree.program_portal_id.is_not(None)))}
+               AcademicDegree.level_id).where(AcademicDegree.program_portal_id.is_not(None))).mappings()}
     return _rows_sync(AcademicDegree, key=("program_portal_id", "title"), existing=existing, desired=desired,
                       columns=("name", "level_id"), counts=counts)
 
@@ -344,9 +344,10 @@ def _media_store(pictures):
 
 
 def _profiles_sync(people, report):
-    existing = {(row.portal_id,): row._mapping for row in db.session.execute(
+    existing = {(row["portal_id"],): row for row in db.session.execute(
         select(Profile.id, Profile.portal_id, Profile.edited_fields,
-               *[getattr(Profile, column) for column in PROFILE_COLUMNS]).where(Profile.portal_id.is_not(None)))}
+               *[getattr(Profile, column) for column in PROFILE_COLUMNS]).where(Profile.portal_id.is_not(None)))
+        .mappings()}
     desired = {}
     for item in people:
         row = existing.get((item.person.id,))
@@ -383,7 +384,7 @@ def _history_rows(model, columns, profile_ids, *where):
     wanted = set(profile_ids)
     statement = (select(model.id, model.profile_id, *[getattr(model, column) for column in columns])
                  .join(Profile, Profile.id == model.profile_id).where(Profile.portal_id.is_not(None), *where))
-    return [row._mapping for row in db.session.execute(statement) if row.profile_id in wanted]
+    return [row for row in db.session.execute(statement).mappings() if row["profile_id"] in wanted]
 
 
 def _academic_sync(people, studies, profile_ids, degree_ids, counts):
