@@ -90,6 +90,9 @@ class Config:
         # long (180 days); every token is still revocable (see raf_network/users/auth.py).
         self.JWT_SECRET_KEY = _text(env, "JWT_SECRET_KEY")
         self.ACCESS_TOKEN_TTL = env.int("ACCESS_TOKEN_TTL", 180 * 24 * 3600)
+        # Each process keeps the sign-in sessions it verified; a change of access made through the services is seen
+        # at once (raf_network/users/auth.py), one made around them (by hand in SQL) within this many seconds.
+        self.SESSION_RECHECK_SECONDS = env.float("SESSION_RECHECK_SECONDS", 60.0)
         # Refresh tokens rotate on every use; each new one lives this long (sliding), default one year.
         self.REFRESH_TOKEN_TTL = env.int("REFRESH_TOKEN_TTL", 365 * 24 * 3600)
 

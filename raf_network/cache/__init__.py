@@ -18,13 +18,19 @@ from raf_network.cache.responses import conditional_response
 from raf_network.extensions import db
 
 __all__ = ["FAMILIES", "cache_families_invalidate", "cache_key_for", "cached_body", "conditional_response",
-           "init_app", "subscriber_stop"]
+           "generations_key", "init_app", "subscriber_stop"]
 
 
 def init_app(app):
     from raf_network.cache import models  # noqa: F401  (registers the table)
 
     app.extensions["response_cache"] = CacheState(app)
+
+
+def generations_key(families):
+    """The current generations of ``families``, as one key part (for caches of other things than response bodies:
+    an entry made under this key is current while the key is)."""
+    return _generations_key(cache_state(), families)
 
 
 def _generations_key(state, families):

@@ -22,7 +22,8 @@ from raf_network.sql import dialect_insert
 
 log = logging.getLogger(__name__)
 
-FAMILIES = ("courses", "schedule", "exams", "network")
+# "sessions": not responses, but the verified sign-in sessions each process keeps (raf_network/users/auth.py).
+FAMILIES = ("courses", "schedule", "exams", "network", "sessions")
 PENDING_KEY = "raf_cache_families"  # session.info: families bumped in the open transaction
 
 
