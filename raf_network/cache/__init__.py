@@ -12,7 +12,7 @@ next read in the embedded default (no Redis: every read asks the database), and 
 announcement arrives — at most ``CACHE_RESYNC_SECONDS`` later even if it never does (see ``channel``).
 """
 from raf_network.cache.bodies import CacheState, body_lookup, cache_state
-from raf_network.cache.channel import subscriber_get, subscriber_stop
+from raf_network.cache.channel import announce, subscriber_get, subscriber_stop
 from raf_network.cache.generations import FAMILIES, families_check, generations_bump, generations_read
 from raf_network.cache.responses import conditional_response
 from raf_network.extensions import db
@@ -55,7 +55,7 @@ def cache_families_invalidate(families):
         return
     session = db.session()
     in_transaction = session.in_transaction()
-    generations_bump(families)
+    generations_bump(families, announce=announce)
     if not in_transaction:
         session.commit()
 
