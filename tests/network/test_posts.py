@@ -4,9 +4,9 @@ import pytest
 
 from raf_network.network.models import Comment, Post, Profile
 from tests.conftest import count_queries
+from tests.contract import shape_errors
 from tests.factories import bearer, user_create
 from tests.network.conftest import image_bytes, network_rows, post_add, profile_add, rows
-from tests.network.contract_shapes import shape_errors
 
 
 def _feed(app, user_id, **headers):

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from tests.conftest import count_queries
+from tests.contract import shape_errors
 from tests.factories import bearer, user_create
 from tests.network.conftest import (
     company_add,
@@ -16,7 +17,6 @@ from tests.network.conftest import (
     profile_add,
     study_add,
 )
-from tests.network.contract_shapes import shape_errors
 
 READS = ("/api/posts", "/api/alumni-users", "/api/companies", "/api/academic-history?alumni_user=1",
          "/api/employment-history?alumni_user=1")
