@@ -31,6 +31,7 @@ def create_app(config=None, **overrides):
 
     register_logging(app)
     register_extensions(app)
+    register_errorhandlers(app)
     register_blueprints(app)
     register_request_hooks(app)
     register_commands(app)
@@ -118,6 +119,13 @@ def _sqlite_pragmas(app):
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
+
+
+def register_errorhandlers(app):
+    from raf_network.errors import register_errorhandlers as errorhandlers_register
+    from raf_network.extensions import api
+
+    errorhandlers_register(app, api)
 
 
 def register_blueprints(app):

@@ -7,7 +7,7 @@ import functools
 import json
 import logging
 
-from flask import g
+from flask import current_app, g
 from flask_smorest import Api as SmorestApi
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable, UnprocessableEntity
@@ -61,54 +61,52 @@ class Api(SmorestApi):
                 headers.setdefault(name, value)
         return payload, code, headers
 
-    def _register_error_handlers(self):
-        super()._register_error_handlers()
-        app = self._app
 
-        @app.errorhandler(ApiError)
-        def handle_api_error(error):
-            payload = {"code": error.code, "status": _status_name(error.code), "message": error.message}
-            if error.errors is not None:
-                payload["errors"] = error.errors
-            return payload, error.code, error.headers
+def register_errorhandlers(app, api):
+    """Every failure in the one format: domain errors (``ApiError``), values the database refused, the database
+    being unreachable, and anything unexpected (a 500 with the request id; the trace goes to the log only). HTTP
+    errors raised by Flask and werkzeug are ``api``'s own (flask-smorest registers them at ``init_app``)."""
 
-        @app.errorhandler(DataError)
-        def handle_data_error(error):
-            # A value the database cannot hold (out of range, NUL byte) slipped past validation: it is
-            # still the client's input, so 422 rather than 500. Validation should have caught it.
-            log.warning("database rejected a value: %s", str(error.orig).splitlines()[0])
-            _session_discard()
-            return self.handle_http_exception(UnprocessableEntity(
-                "A value is out of range or contains characters that cannot be stored."))
+    @app.errorhandler(ApiError)
+    def handle_api_error(error):
+        payload = {"code": error.code, "status": _status_name(error.code), "message": error.message}
+        if error.errors is not None:
+            payload["errors"] = error.errors
+        return payload, error.code, error.headers
 
-        @app.errorhandler(OperationalError)
-        @app.errorhandler(DBAPIError)
-        def handle_database_error(error):
-            # Connection refused, server restarting, pool exhausted: the client may retry.
-            if isinstance(error, DBAPIError) and not (
-                error.connection_invalidated or isinstance(error, OperationalError)
-            ):
-                return self.handle_http_exception(_internal_error(error))
-            log.warning("database unavailable: %s", error.__class__.__name__)
-            _session_discard()
-            exc = ServiceUnavailable("The database is unavailable; retry shortly.")
-            payload, code, headers = self.handle_http_exception(exc)
-            headers["Retry-After"] = "5"
-            return payload, code, headers
+    @app.errorhandler(DataError)
+    def handle_data_error(error):
+        # A value the database cannot hold (out of range, NUL byte) slipped past validation: it is still the
+        # client's input, so 422 rather than 500. Validation should have caught it.
+        log.warning("database rejected a value: %s", str(error.orig).splitlines()[0])
+        _session_discard()
+        return api.handle_http_exception(UnprocessableEntity(
+            "A value is out of range or contains characters that cannot be stored."))
 
-        @app.errorhandler(Exception)
-        def handle_unexpected(error):
-            if isinstance(error, HTTPException):
-                return self.handle_http_exception(error)
-            return self.handle_http_exception(_internal_error(error))
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(DBAPIError)
+    def handle_database_error(error):
+        # Connection refused, server restarting, pool exhausted: the client may retry.
+        if isinstance(error, DBAPIError) and not (error.connection_invalidated or isinstance(error, OperationalError)):
+            return api.handle_http_exception(_internal_error(error))
+        log.warning("database unavailable: %s", error.__class__.__name__)
+        _session_discard()
+        payload, code, headers = api.handle_http_exception(
+            ServiceUnavailable("The database is unavailable; retry shortly."))
+        headers["Retry-After"] = "5"
+        return payload, code, headers
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error):
+        if isinstance(error, HTTPException):
+            return api.handle_http_exception(error)
+        return api.handle_http_exception(_internal_error(error))
 
 
 def _session_discard():
     """Drop the failed transaction; with the server gone, even the rollback may fail — that is fine."""
-    from raf_network.extensions import db
-
     try:
-        db.session.rollback()
+        current_app.extensions["sqlalchemy"].session.rollback()
     except Exception:  # the connection is already dead; the pool invalidates it
         log.debug("rollback after a database outage failed", exc_info=True)
 

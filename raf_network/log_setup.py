@@ -34,7 +34,7 @@ class JsonFormatter(logging.Formatter):
 def _record_factory_install():
     """Stamp every log record with the request id and job id current when it was made."""
     previous = logging.getLogRecordFactory()
-    if getattr(previous, "_raf_network", False):
+    if getattr(previous, "raf_network_installed", False):
         return
 
     def factory(*args, **kwargs):
@@ -49,7 +49,7 @@ def _record_factory_install():
         record.raf_job_id = job.get("job_id")
         return record
 
-    factory._raf_network = True
+    factory.raf_network_installed = True
     logging.setLogRecordFactory(factory)
 
 
@@ -60,9 +60,9 @@ def logging_configure(app):
     root = logging.getLogger()
     # Replace (not add to) our own handler on repeated app creation, e.g. in tests.
     for existing in list(root.handlers):
-        if getattr(existing, "_raf_network", False):
+        if getattr(existing, "raf_network_installed", False):
             root.removeHandler(existing)
-    handler._raf_network = True
+    handler.raf_network_installed = True
     root.addHandler(handler)
     root.setLevel(app.config["LOG_LEVEL"])
     if app.config["LOG_LEVEL"] != "DEBUG":

@@ -12,19 +12,25 @@ next read in the embedded default (no Redis: every read asks the database), and 
 announcement arrives — at most ``CACHE_RESYNC_SECONDS`` later even if it never does (see ``channel``).
 """
 from raf_network.cache.bodies import CacheState, body_lookup, cache_state
-from raf_network.cache.channel import subscriber_get, subscriber_stop
+from raf_network.cache.channel import announce, subscriber_get, subscriber_stop
 from raf_network.cache.generations import FAMILIES, families_check, generations_bump, generations_read
 from raf_network.cache.responses import conditional_response
 from raf_network.extensions import db
 
 __all__ = ["FAMILIES", "cache_families_invalidate", "cache_key_for", "cached_body", "conditional_response",
-           "init_app", "subscriber_stop"]
+           "generations_key", "init_app", "subscriber_stop"]
 
 
 def init_app(app):
     from raf_network.cache import models  # noqa: F401  (registers the table)
 
     app.extensions["response_cache"] = CacheState(app)
+
+
+def generations_key(families):
+    """The current generations of ``families``, as one key part (for caches of other things than response bodies:
+    an entry made under this key is current while the key is)."""
+    return _generations_key(cache_state(), families)
 
 
 def _generations_key(state, families):
@@ -49,7 +55,7 @@ def cache_families_invalidate(families):
         return
     session = db.session()
     in_transaction = session.in_transaction()
-    generations_bump(families)
+    generations_bump(families, announce=announce)
     if not in_transaction:
         session.commit()
 

@@ -22,7 +22,8 @@ from raf_network.sql import dialect_insert
 
 log = logging.getLogger(__name__)
 
-FAMILIES = ("courses", "schedule", "exams", "network")
+# "sessions": not responses, but the verified sign-in sessions each process keeps (raf_network/users/auth.py).
+FAMILIES = ("courses", "schedule", "exams", "network", "sessions")
 PENDING_KEY = "raf_cache_families"  # session.info: families bumped in the open transaction
 
 
@@ -41,8 +42,9 @@ def generations_read(session, families):
     return {**dict.fromkeys(families, 0), **dict(rows.all())}
 
 
-def generations_bump(families):
-    """Move ``families`` to new generations in the current transaction, and announce them once it commits.
+def generations_bump(families, *, announce):
+    """Move ``families`` to new generations in the current transaction; once it commits, ``announce(app,
+    {family: generation})`` tells the other processes (``channel.announce``).
 
     A new generation is larger than the last (so announcements that arrive out of order are recognised) and never
     one used before, also after the table is restored from an old backup: it is at least the current time in ns.
@@ -61,13 +63,11 @@ def generations_bump(families):
         "updated_at": func.now(),
     }))
     if not pending:
-        _announce_after_commit(session, current_app.extensions["response_cache"].app)
+        _announce_after_commit(session, current_app.extensions["response_cache"].app, announce)
     pending.update(families)
 
 
-def _announce_after_commit(session, app):
-    from raf_network.cache.channel import announce
-
+def _announce_after_commit(session, app, announce):
     @event.listens_for(session, "after_commit", once=True)
     def _committed(committed):
         families = sorted(committed.info.pop(PENDING_KEY, ()))

@@ -79,10 +79,11 @@ def _json_value(value):
 
 
 def _diff(current, desired, fields_, display=None):
-    """{field: [old, new]} for the fields that differ. ``display`` maps a field's value for humans."""
+    """{field: [old, new]} for the fields that differ (``current``: a stored row). ``display`` maps a field's value
+    for humans."""
     changed = {}
     for name in fields_:
-        old, new = current[name], desired[name]
+        old, new = getattr(current, name), desired[name]
         if old != new:
             show = (display or {}).get(name, _json_value)
             changed[name] = [show(old), show(new)]
@@ -241,7 +242,7 @@ class _CataloguePlanner:
             self.changes.created["schedule"].append(key)
             return
         values["course_id"] = course_id
-        changed = _diff(current._mapping, values, ENTRY_FIELDS, {
+        changed = _diff(current, values, ENTRY_FIELDS, {
             "course_id": lambda id_: self.code_by_course_id.get(id_, id_), "day": lambda day: DAY_CODES[day]})
         if course_id is None:
             changed["course_id"] = [self.code_by_course_id.get(current.course_id), course_code]
@@ -273,7 +274,7 @@ class _CataloguePlanner:
             elif current.deleted_at is not None:
                 plan.period_updates.append({"id": current.id, **desired, "deleted_at": None, "updated_at": now})
                 self.changes.created["exam_periods"].append(key)
-            elif changed := _diff(current._mapping, desired, PERIOD_FIELDS):
+            elif changed := _diff(current, desired, PERIOD_FIELDS):
                 plan.period_updates.append({"id": current.id, **desired, "updated_at": now})
                 self.changes.updated["exam_periods"][key] = changed
         self.removals("exam_periods", self.periods)
@@ -304,7 +305,7 @@ class _CataloguePlanner:
         stored_course, stored_period = self.courses.get(item["course"]), self.periods.get(item["period"])
         comparable = {**desired, "course_id": stored_course.id if stored_course else None,
                       "period_id": stored_period.id if stored_period else None}
-        changed = _diff(current._mapping, comparable, EXAM_FIELDS, {
+        changed = _diff(current, comparable, EXAM_FIELDS, {
             "course_id": lambda id_: self.code_by_course_id.get(id_, id_),
             "period_id": lambda id_: self.period_key_by_id.get(id_, id_),
         })

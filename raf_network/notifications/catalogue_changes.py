@@ -208,7 +208,9 @@ def exam_changes_notify(*, changes, source):
             notification_ids.append(notification_create(
                 category="exams", source=f"{source}:{period_id}", user_ids=user_ids,
                 group_key=hashlib.sha1(",".join(map(str, signature)).encode()).hexdigest(),
-                texts=exam_texts(period=period.name, exams=[exam._asdict() for exam in mine]),
+                texts=exam_texts(period=period.name, exams=[
+                    {"course": exam.course, "date": exam.date, "time": exam.time, "classroom": exam.classroom}
+                    for exam in mine]),
                 data={"type": "exams", "examination_period_id": str(period_id),
                       "exam_ids": ",".join(map(str, signature)), "exams": _exam_details(mine)},
                 urgent=any(0 <= (exam.date - today).days <= 1 for exam in mine),  # an exam today or tomorrow

@@ -1,13 +1,25 @@
 """Who is calling: signed JWT access tokens and the one guard every blueprint uses.
 
-An access token names its user (``sub``) and its sign-in session (``sid``). Every request checks both
-in one query, so logout (session revoked), disabling a user and changing a role take effect on the next
-request even for a long-lived token. 401: no, invalid, expired or revoked token. 403: wrong role.
+An access token names its user (``sub``) and its sign-in session (``sid``). Every request checks that the session
+is not revoked, the account active and its role the one required — without a query in the common case: each process
+keeps the sessions it verified (``VerifiedSessions``), valid while the ``sessions`` cache family keeps its
+generation, and every change that can end or narrow access (logout, a reused refresh token, disabling, a role change,
+deleting an account) moves that family to a new generation in its own transaction (``access_changed``). So, like
+the cached responses (``raf_network.cache``): the process that made the change refuses the token on its next
+request, any other process as soon as the change is announced (milliseconds; at most ``CACHE_RESYNC_SECONDS``), and
+without Redis every request reads the generation from the database, where every local process's changes are. A
+change made around the services (by hand, in SQL) is still seen within ``SESSION_RECHECK_SECONDS``: no verification
+is kept longer than that.
+401: no, invalid, expired or revoked token. 403: wrong role.
 
 A session also holds rotating refresh tokens (``RefreshToken``), stored only as their sha256.
 """
 import hashlib
 import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import wraps
 
@@ -16,6 +28,7 @@ from flask import current_app, g, request
 from flask_smorest import Blueprint as SmorestBlueprint
 from sqlalchemy import select
 
+from raf_network.cache import cache_families_invalidate, generations_key
 from raf_network.errors import Forbidden, Unauthorized
 from raf_network.extensions import db, view_for_request
 from raf_network.users.models import ROLES, AuthSession, RefreshToken, User
@@ -23,6 +36,8 @@ from raf_network.users.models import ROLES, AuthSession, RefreshToken, User
 ALGORITHM = "HS256"
 ISSUER = "raf-network"
 BEARER_SCHEME = "bearerAuth"
+SESSIONS_FAMILY = "sessions"
+VERIFIED_SESSIONS_KEPT = 10_000
 
 _ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 
@@ -73,8 +88,48 @@ def session_tokens_issue(*, user, auth_session):
     }
 
 
-def access_token_verify(token):
-    """The (user, session) a token stands for, checked against the database. Raises Unauthorized."""
+@dataclass(frozen=True)
+class Caller:
+    """Who a verified access token stands for."""
+
+    user_id: int
+    session_id: str
+    role: str
+
+
+class VerifiedSessions:
+    """The sessions this process verified: each with the ``sessions`` generation it was verified under and when,
+    valid while that generation holds and for at most ``recheck_seconds`` (LRU, ``size`` entries)."""
+
+    def __init__(self, *, recheck_seconds, size=VERIFIED_SESSIONS_KEPT):
+        self.recheck_seconds = recheck_seconds
+        self.size = size
+        self.lock = threading.Lock()
+        self.entries = OrderedDict()
+
+    def get(self, session_id, generation):
+        with self.lock:
+            entry = self.entries.get(session_id)
+            if entry is None or entry[0] != generation or time.monotonic() - entry[1] > self.recheck_seconds:
+                return None
+            self.entries.move_to_end(session_id)
+            return entry[2]
+
+    def put(self, generation, caller):
+        with self.lock:
+            self.entries[caller.session_id] = (generation, time.monotonic(), caller)
+            self.entries.move_to_end(caller.session_id)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+
+def access_changed():
+    """Call in the transaction of any change that can end or narrow someone's access (a session revoked, an account
+    disabled, deleted or given another role): every process verifies sessions against the database again."""
+    cache_families_invalidate([SESSIONS_FAMILY])
+
+
+def _claims(token):
     try:
         claims = jwt.decode(
             token, _signing_key(), algorithms=[ALGORITHM], issuer=ISSUER,
@@ -87,22 +142,34 @@ def access_token_verify(token):
     if claims.get("typ") != "access":
         raise Unauthorized("the access token is invalid")
     try:
-        user_id = int(claims["sub"])
+        return int(claims["sub"]), str(claims["sid"])
     except (TypeError, ValueError):
         raise Unauthorized("the access token is invalid") from None
+
+
+def access_token_verify(token):
+    """The ``Caller`` a token stands for: its signature and expiry checked here, its session and account against
+    the database — or this process's memory of that check, while nothing has changed access since. Raises
+    Unauthorized."""
+    user_id, session_id = _claims(token)
+    verified = current_app.extensions["verified_sessions"]
+    # The generation first, the database after: a change committed in between is seen by the check itself.
+    generation = generations_key([SESSIONS_FAMILY])
+    caller = verified.get(session_id, generation)
+    if caller is not None and caller.user_id == user_id:
+        return caller
     row = db.session.execute(
-        select(User, AuthSession)
+        select(User.role, User.is_active, AuthSession.revoked_at)
         .join(AuthSession, AuthSession.user_id == User.id)
-        .where(User.id == user_id, AuthSession.id == str(claims["sid"]))
+        .where(User.id == user_id, AuthSession.id == session_id)
     ).first()
-    if row is None:
+    if row is None or row.revoked_at is not None:
         raise Unauthorized("the access token has been revoked")
-    user, auth_session = row
-    if auth_session.revoked_at is not None:
-        raise Unauthorized("the access token has been revoked")
-    if not user.is_active:
+    if not row.is_active:
         raise Unauthorized("this account is disabled")
-    return user, auth_session
+    caller = Caller(user_id=user_id, session_id=session_id, role=row.role)
+    verified.put(generation, caller)
+    return caller
 
 
 def _bearer_token():
@@ -114,13 +181,27 @@ def _bearer_token():
 
 
 def current_user():
-    """The authenticated caller (inside a route guarded by ``auth_required``)."""
-    return g.current_user
+    """The authenticated caller's account (inside a route guarded by ``auth_required``), loaded on first use: a
+    view that does not need it (a cached read) costs no query."""
+    user = g.get("current_user")
+    if user is None:
+        user = g.current_user = _loaded(User, g.caller.user_id)
+    return user
 
 
 def current_session():
     """The sign-in session of the caller's access token (inside a route guarded by ``auth_required``)."""
-    return g.auth_session
+    auth_session = g.get("auth_session")
+    if auth_session is None:
+        auth_session = g.auth_session = _loaded(AuthSession, g.caller.session_id)
+    return auth_session
+
+
+def _loaded(model, key):
+    row = db.session.get(model, key)
+    if row is None:  # deleted since it was verified (the deletion's own request, or a race with it)
+        raise Unauthorized("the access token has been revoked")
+    return row
 
 
 # The attribute ``auth_required`` and ``personal_response`` leave on a view (or MethodView method). It survives
@@ -146,7 +227,7 @@ def auth_required(*roles):
     def decorator(func):
         @wraps(func)
         def wrapper(*args, **kwargs):
-            if g.get("auth_session") is None:
+            if g.get("caller") is None:
                 _authenticate(roles)  # called without the hook (not through a request): still guarded
             return func(*args, **kwargs)
 
@@ -169,10 +250,10 @@ def personal_response(func):
 
 
 def _authenticate(roles):
-    user, auth_session = access_token_verify(_bearer_token())
-    if roles and user.role not in roles:
+    caller = access_token_verify(_bearer_token())
+    if roles and caller.role not in roles:
         raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
-    g.current_user, g.auth_session = user, auth_session
+    g.caller = caller
 
 
 def request_authenticate():

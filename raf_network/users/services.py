@@ -17,7 +17,13 @@ from raf_network.courses.models import Course, ScheduleEntry
 from raf_network.courses.reads import schedule_entries_query, schedule_entry_get, schedule_sort_key
 from raf_network.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from raf_network.extensions import db
-from raf_network.users.auth import access_token_issue, session_create, session_tokens_issue, token_hash
+from raf_network.users.auth import (
+    access_changed,
+    access_token_issue,
+    session_create,
+    session_tokens_issue,
+    token_hash,
+)
 from raf_network.users.google import google_id_token_verify
 from raf_network.users.ical import calendar_render
 from raf_network.users.models import ROLES, AuthSession, Device, RefreshToken, Subscription, User
@@ -91,6 +97,8 @@ def user_role_set(*, email, role):
     if role not in ROLES:
         raise ValidationFailed(f"unknown role {role!r}", errors={"role": [f"one of {', '.join(ROLES)}"]})
     user = user_by_email(email=email)
+    if user.role != role:
+        access_changed()
     user.role, user.role_set_by_admin = role, True
     db.session.commit()
     return user
@@ -140,6 +148,7 @@ def user_delete(*, user_id):
     user = db.session.get(User, user_id)
     if user is not None:
         user_deleting.send(user)
+    access_changed()
     db.session.execute(delete(User).where(User.id == user_id))
     db.session.commit()
 
@@ -174,6 +183,8 @@ def user_sign_in_google(*, id_token):
     if identity.family_name:
         user.last_name = identity.family_name
     if not user.role_set_by_admin:
+        if user.role != role:
+            access_changed()
         user.role, user.student_number = role, student_number
     user.last_login_at = _now()
     auth_session = session_create(user=user)
@@ -238,6 +249,7 @@ def session_refresh(*, refresh_token):
             update(AuthSession).where(AuthSession.id == auth_session.id).values(revoked_at=now),
             execution_options={"synchronize_session": False},
         )
+        access_changed()
         db.session.commit()
         log.warning("refresh token reused; session %s of user %s revoked", auth_session.id, user.id)
         raise Unauthorized("the refresh token was already used; this session has been ended")
@@ -250,6 +262,7 @@ def session_end(*, user, auth_session, device_token=None):
     """Log out: revoke the session (its access and refresh tokens) and remove the phone it registered
     (``device_token`` if given, else the session's). Only the caller's own device is ever removed."""
     auth_session.revoked_at = _now()
+    access_changed()
     token = device_token or auth_session.device_token
     if token:
         db.session.execute(delete(Device).where(Device.user_id == user.id, Device.token == token))
@@ -257,6 +270,7 @@ def session_end(*, user, auth_session, device_token=None):
 
 
 def _sessions_revoke(*, user_id):
+    access_changed()
     db.session.execute(
         update(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=_now()),

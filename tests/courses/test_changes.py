@@ -114,7 +114,8 @@ def test_imports_beside_a_running_server_are_served_next_read_and_notified_once(
     try:
         first = server.get("/api/course-schedule")
         assert {entry["classroom"] for entry in first.json()} == {"Kolarac2", "Raf01"}
-        assert server.get("/api/course-schedule").headers["X-Cache"] == "hit-local"  # held in the server's memory
+        # Held in the servers' memory (two workers: each builds it once).
+        assert "hit-local" in {server.get("/api/course-schedule").headers["X-Cache"] for _ in range(6)}
 
         timetable.write_text(TIMETABLE.format(room="Raf06 (a)"), encoding="utf-8")
         imported = _cli(url, "import-schedule", str(timetable))

@@ -1,10 +1,8 @@
 """The RAF timetable CSV and its values: parsed row by row, bad rows reported with their lines, nothing written."""
-from datetime import time
 
 import pytest
 from sqlalchemy import func, select
 
-from raf_network.courses import values
 from raf_network.courses.csv_import import schedule_csv_parse, schedule_import
 from raf_network.courses.models import Course, ScheduleEntry
 from raf_network.errors import ValidationFailed
@@ -21,28 +19,6 @@ def test_the_real_file_gives_326_entries_and_74_courses_without_the_bom():
     assert {entry["kind"] for entry in parsed.schedule} == {"P", "V", "D", "PiV"}
     first = parsed.schedule[0]
     assert first["course"] == "poslovne-aplikacije" and first["day"] == 1  # UTO, padded with NBSPs
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("11:15-13", (time(11, 15), time(13, 0))),
-    ("09:15-12", (time(9, 15), time(12, 0))),
-    ("8-10:30", (time(8, 0), time(10, 30))),
-])
-def test_time_range_parse(text, expected):
-    assert values.time_range_parse(text) == expected
-
-
-@pytest.mark.parametrize("text", ["13-11", "11:15", "25:00-26", "x-y", "11:75-13"])
-def test_time_range_parse_rejects(text):
-    with pytest.raises(ValueError):
-        values.time_range_parse(text)
-
-
-def test_day_codes_serbian_english_and_padding():
-    assert values.day_index("\u00a0\u00a0PON\u00a0") == 0
-    assert values.day_index("ČET") == 3 and values.day_index("thu") == 3
-    with pytest.raises(ValueError):
-        values.day_index("XYZ")
 
 
 def test_bad_rows_are_reported_with_line_numbers():

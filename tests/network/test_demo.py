@@ -1,9 +1,9 @@
 """The demo network of ``flask seed``: every tab of the app has something to show (in the contract's shapes), it is
 marked as sample data, running it again changes nothing, and it is never written into a network that has data."""
 from raf_network.network.models import Comment, Company, Media, Post, Profile
+from tests.contract import shape_errors
 from tests.factories import bearer, user_create
 from tests.network.conftest import company_add, network_rows, rows
-from tests.network.contract_shapes import shape_errors
 
 
 def _seed(app):

@@ -8,9 +8,9 @@ from PIL import Image
 
 from raf_network.network.linkedin import linkedin_handle
 from raf_network.network.models import Company, EmploymentHistory, Media, Profile
+from tests.contract import shape_errors
 from tests.factories import bearer, user_create
 from tests.network.conftest import company_add, image_bytes, job_add, network_rows, profile_add, rows
-from tests.network.contract_shapes import shape_errors
 
 
 @pytest.mark.parametrize("text, handle", [
