@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: install run test bench fuzz lint audit clean
+.PHONY: install run test bench fuzz lint audit screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ bench: install
 # Long property-based fuzzing of every operation in the OpenAPI spec (make test runs a short version).
 fuzz: install
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(BIN)/pytest -p no:cacheprovider tests/test_fuzz.py
+
+# Every page of the officers' console at desktop and phone width (Debian's chromium), into docs/console/.
+screenshots: install
+	$(BIN)/python -m tests.console.screenshots docs/console
 
 lint: install
 	$(BIN)/ruff check .

@@ -100,6 +100,17 @@ class Config:
         self.GOOGLE_CLIENT_IDS = [client_id.strip() for client_id in env.list("GOOGLE_CLIENT_IDS", [])
                                   if client_id.strip()]
         self.GOOGLE_CERTS_URL = _text(env, "GOOGLE_CERTS_URL", "https://www.googleapis.com/oauth2/v3/certs")
+
+        # The officers' console (raf_network/console): Google sign-in for the web (OpenID Connect, code flow with
+        # PKCE) with the faculty's web OAuth client; without GOOGLE_WEB_CLIENT_ID only one-time links sign in.
+        self.GOOGLE_OIDC_URL = _text(env, "GOOGLE_OIDC_URL",
+                                     "https://accounts.google.com/.well-known/openid-configuration")
+        self.GOOGLE_WEB_CLIENT_ID = _text(env, "GOOGLE_WEB_CLIENT_ID")
+        self.GOOGLE_WEB_CLIENT_SECRET = _text(env, "GOOGLE_WEB_CLIENT_SECRET")
+        # Where browsers reach this app: the base of one-time links and of the OpenID Connect redirect URI.
+        self.PUBLIC_URL = _text(env, "PUBLIC_URL", f"http://127.0.0.1:{env.int('PORT', 5000)}").rstrip("/")
+        # Seconds a console session may stay unused before it ends (sign in again).
+        self.CONSOLE_IDLE_TIMEOUT = env.int("CONSOLE_IDLE_TIMEOUT", 30 * 60)
         # Accounts on this domain are students (digits in the local part) or faculty staff; others are alumni.
         self.STUDENT_EMAIL_DOMAIN = _text(env, "STUDENT_EMAIL_DOMAIN", "raf.rs").lower().lstrip("@")
         # Per client address, for sign-in and for refresh (each counted on its own); Flask-Limiter syntax.
@@ -225,6 +236,17 @@ class Config:
         self.API_SPEC_OPTIONS = {"info": {"description": "Backend of the RAF student mobile app. See README.md."}}
         self.JSON_SORT_KEYS = False
 
+        # The console's cookie session (the API has none): signed, HttpOnly, SameSite=Lax, under /console only;
+        # Secure is decided per request (set behind TLS; see raf_network/console/session.py).
+        self.SESSION_COOKIE_NAME = "raf_console"
+        self.SESSION_COOKIE_PATH = "/console"
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        # Flask-WTF: the console checks CSRF on every unsafe request of its own (console/__init__.py), not the
+        # API's (bearer tokens, no cookies: nothing to forge).
+        self.WTF_CSRF_CHECK_DEFAULT = False
+        self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the console session (idle timeout)
+
     def validate(self):
         """Refuse to start with missing or unsafe settings. Extended per environment."""
         self._push_validate()
@@ -232,6 +254,12 @@ class Config:
         self._network_validate()
         if self.IMPORT_MAX_BYTES < 1 or self.IMPORT_FETCH_TIMEOUT <= 0:
             raise ConfigError("IMPORT_MAX_BYTES and IMPORT_FETCH_TIMEOUT must be positive")
+        if self.CONSOLE_IDLE_TIMEOUT < 60:
+            raise ConfigError("CONSOLE_IDLE_TIMEOUT must be at least 60 seconds")
+        if self.GOOGLE_WEB_CLIENT_ID and not self.GOOGLE_WEB_CLIENT_SECRET:
+            raise ConfigError("GOOGLE_WEB_CLIENT_ID needs GOOGLE_WEB_CLIENT_SECRET (the web client's secret)")
+        if not self.PUBLIC_URL.startswith(("http://", "https://")):
+            raise ConfigError("PUBLIC_URL must be an http(s) URL, e.g. https://raf-network.example.org")
 
     def _push_validate(self):
         if self.PUSH_BACKEND not in ("fcm", "log"):

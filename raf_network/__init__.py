@@ -61,9 +61,9 @@ def register_logging(app):
 
 def register_extensions(app):
     from raf_network import cache as response_cache
+    from raf_network.console.session import ConsoleSessionInterface
     from raf_network.extensions import (
         BoundedIntConverter,
-        NoSessionInterface,
         api,
         bounded_int_schema,
         cache,
@@ -72,7 +72,8 @@ def register_extensions(app):
         migrate,
     )
 
-    app.session_interface = NoSessionInterface()  # bearer tokens only: never a cookie session
+    # The API is bearer-only and never reads or sets a cookie; only the officers' console (/console) has a session.
+    app.session_interface = ConsoleSessionInterface()
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]).parent.mkdir(
@@ -129,7 +130,7 @@ def register_errorhandlers(app):
 
 
 def register_blueprints(app):
-    from raf_network import api_docs, courses, health, network, notifications, users, webhook
+    from raf_network import api_docs, console, courses, health, network, notifications, users, webhook
     from raf_network.extensions import api
     from raf_network.users import models as _user_models  # noqa: F401  (registers the tables)
     from raf_network.users.auth import security_scheme_register
@@ -143,6 +144,7 @@ def register_blueprints(app):
     api.register_blueprint(notifications.blp)
     api.register_blueprint(network.blp)
     app.register_blueprint(api_docs.blp)  # a plain Flask blueprint: static files, not part of the API spec
+    console.init_app(app)  # the officers' web UI: plain Flask too (pages, not API operations)
     app.extensions["metrics_collectors"] = [webhook_services.delivery_outcome_metrics]
 
 

@@ -4,8 +4,14 @@ Jobs take ids (never ORM objects), are enqueued only after the transaction that 
 committed (``enqueue_after_commit``), and each run gets an application context — so a database session —
 of its own: in the worker a clean session per job, and inline one apart from the session whose commit
 enqueued it (SQLAlchemy cannot emit SQL from that session's ``after_commit`` hook).
+
+A request that must not wait for its inline jobs (the officers' console: a broadcast to everyone, an import) calls
+``inline_jobs_in_background()``: its inline jobs then run on a background thread of the process, each with an app
+context of its own, and the page that started them shows their progress. Such a thread dies with its process; RQ
+(``REDIS_URL``) is the durable way.
 """
 import logging
+import threading
 
 import click
 from flask import current_app, g, has_request_context
@@ -63,14 +69,34 @@ def enqueue(func, *args, queue="default", job_id=None, retry=None, **kwargs):
     return None
 
 
+# Set on ``g`` by ``inline_jobs_in_background``: this request's inline jobs run on a background thread.
+BACKGROUND_FLAG = "raf_inline_jobs_in_background"
+
+
+def inline_jobs_in_background():
+    """For the rest of this request, jobs that run inline (no Redis) run on a background thread of this process
+    instead of holding up the response. With RQ nothing changes."""
+    g.setdefault(BACKGROUND_FLAG, True)
+
+
 def _run_inline(func, args, kwargs, meta):
     """Run a job now, in its own app context. Its failure is logged, never raised: the transaction that
     caused it has committed, and the request that committed it must not fail now (RQ would record the
     failure apart from the request in the same way)."""
+    context = current_app.app_context()  # a new context of this app: pushed where the job runs
+    if has_request_context() and g.get(BACKGROUND_FLAG):
+        log.info("running job %s inline on a background thread", func.__name__)
+        threading.Thread(target=_run_in, args=(context, func, args, kwargs, meta), daemon=True,
+                         name=f"inline-job-{func.__name__}").start()
+        return
     log.info("running job %s inline", func.__name__)
+    _run_in(context, func, args, kwargs, meta)
+
+
+def _run_in(context, func, args, kwargs, meta):
     token = job_context.set({"job_id": f"inline:{func.__name__}", **meta})
     try:
-        with current_app.app_context():
+        with context:
             func(*args, **kwargs)
     except Exception:
         log.exception("job %s failed (inline)", func.__name__)
@@ -132,4 +158,5 @@ def worker_command(queues, burst):
     worker.work(burst=burst, with_scheduler=True, logging_level=current_app.config["LOG_LEVEL"])
 
 
-__all__ = ["AppWorker", "Retry", "enqueue", "enqueue_after_commit", "queue_get", "redis_connection"]
+__all__ = ["AppWorker", "Retry", "enqueue", "enqueue_after_commit", "inline_jobs_in_background", "queue_get",
+           "redis_connection"]

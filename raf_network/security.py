@@ -1,4 +1,5 @@
-"""Security headers on every response, CORS (off unless configured) and ProxyFix behind a router."""
+"""Security headers on every response (a CSP per kind of page: the API, the Swagger page, the officers' console),
+CORS (off unless configured) and ProxyFix behind a router."""
 import base64
 import hashlib
 import re
@@ -7,6 +8,11 @@ from flask import current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# The officers' console: its own styles, scripts and images only (no inline script, nothing from another host), forms
+# posting to itself. Sign-in with Google is a link, not a form, so form-action needs no other origin.
+CONSOLE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+CONSOLE_PREFIX = "/console"
 INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
 
 
@@ -35,6 +41,8 @@ def security_headers(response):
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if response.mimetype == "text/html" and request.path.rstrip("/").endswith("/docs"):
         headers["Content-Security-Policy"] = _docs_csp(response)
+    elif request.path == CONSOLE_PREFIX or request.path.startswith(CONSOLE_PREFIX + "/"):
+        headers.setdefault("Content-Security-Policy", CONSOLE_CSP)
     else:
         headers.setdefault("Content-Security-Policy", API_CSP)
     if request.is_secure:

@@ -158,21 +158,23 @@ def test_a_value_the_database_cannot_store_is_422_not_500(pg_app):
 
 
 def test_no_cookie_session_is_opened_or_set(embedded_app):
-    """Bearer tokens only: Flask's cookie session (and its per-request signing serializer) is not used."""
+    """Bearer tokens only: outside the officers' console (/console) Flask's cookie session (and its per-request
+    signing serializer) is not used, whatever cookie a client sends."""
     import flask
 
-    from raf_network.extensions import NoSessionInterface
+    from raf_network.extensions import NoSession
 
-    assert isinstance(embedded_app.session_interface, NoSessionInterface)
     client = embedded_app.test_client()
     client.set_cookie("session", "eyJ4IjoxfQ.forged.signature")
+    client.set_cookie("raf_console", "eyJ4IjoxfQ.forged.signature")
     response = client.get("/api/course-schedule")
     assert response.status_code == 200
     assert "Set-Cookie" not in response.headers and "Cookie" not in response.headers.get("Vary", "")
-    with embedded_app.test_request_context("/", headers={"Cookie": "session=eyJ4IjoxfQ.forged"}):
-        assert dict(flask.session) == {}
-        with pytest.raises(RuntimeError, match="no cookie sessions"):
-            flask.session["user"] = 1
+    for path in ("/", "/api/me", "/consoles"):
+        with embedded_app.test_request_context(path, headers={"Cookie": "session=eyJ4IjoxfQ.forged; raf_console=x"}):
+            assert isinstance(flask.session, NoSession) and dict(flask.session) == {}
+            with pytest.raises(RuntimeError, match="no cookie sessions"):
+                flask.session["user"] = 1
 
 
 LIMITS_PROBE = """

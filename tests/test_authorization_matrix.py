@@ -18,7 +18,7 @@ from raf_network.network.models import Comment, Company, EmploymentHistory, Post
 from raf_network.network.pictures import picture_store
 from raf_network.notifications.models import Notification, NotificationRecipient
 from raf_network.users.models import Device, Subscription, User
-from raf_network.users.services import calendar_token_rotate
+from raf_network.users.timetable import calendar_token_rotate
 from raf_network.webhook.models import WebhookDelivery
 from tests.conftest import report_figure
 from tests.factories import bearer, user_create

@@ -1,5 +1,5 @@
 """Announcements by the faculty's staff to an audience: everyone, a role, a course's or a timetable entry's
-subscribers, or named users."""
+subscribers, or named users; and where their pushes stand (the officers' console shows it)."""
 import logging
 import uuid
 
@@ -8,7 +8,15 @@ from sqlalchemy import func, insert, literal, select
 from raf_network.courses.models import Course, ScheduleEntry
 from raf_network.errors import NotFound
 from raf_network.extensions import db
-from raf_network.notifications.models import Notification, NotificationRecipient
+from raf_network.notifications.models import (
+    DEFERRED,
+    PENDING,
+    RETRY,
+    SENDING,
+    Notification,
+    NotificationRecipient,
+    PushDelivery,
+)
 from raf_network.notifications.notify import chunks
 from raf_network.notifications.tasks import push_after_commit
 from raf_network.notifications.texts import announcement_texts
@@ -83,3 +91,39 @@ def broadcast_create(*, sender_id, title, body, audience, data=None, dry_run=Fal
     log.info("broadcast %s by user %s to %d recipient(s)", summary["notification_id"], sender_id,
              summary["recipients"])
     return summary
+
+
+def _broadcast(notification_id):
+    notification = db.session.scalar(select(Notification).where(
+        Notification.id == notification_id, Notification.source.like("broadcast:%")))
+    if notification is None:
+        raise NotFound(f"broadcast {notification_id} does not exist")
+    return notification
+
+
+def broadcast_progress(*, notification_id):
+    """Where a broadcast's push stands (two queries): the notification with its outcome counts (sent, failed,
+    pruned = dead tokens whose devices were removed, retry, deferred) and its deliveries by status; ``finished`` once
+    nothing is waiting to be sent or in flight (deferred and retried pushes go out later, by their own jobs)."""
+    notification = _broadcast(notification_id)
+    by_status = dict(db.session.execute(
+        select(PushDelivery.status, func.count(PushDelivery.id))
+        .where(PushDelivery.notification_id == notification_id).group_by(PushDelivery.status)
+    ).all())
+    in_flight = by_status.get(PENDING, 0) + by_status.get(SENDING, 0)
+    planned = sum(by_status.values())
+    return {
+        "notification": notification, "planned": planned, "in_flight": in_flight,
+        "sent": notification.sent_count, "failed": notification.failed_count,
+        "pruned": notification.invalid_token_count, "retry": by_status.get(RETRY, 0),
+        "deferred": by_status.get(DEFERRED, 0),
+        "finished": notification.pushed_at is not None or (planned > 0 and in_flight == 0),
+    }
+
+
+def broadcast_list(*, limit=20):
+    """The latest broadcasts, newest first, with their outcome counts (one query)."""
+    return db.session.scalars(
+        select(Notification).where(Notification.source.like("broadcast:%"))
+        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
+    ).all()

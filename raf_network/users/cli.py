@@ -1,11 +1,11 @@
-"""Operator commands: ``flask users create|token|set-role|disable|enable|clear-google-sub|list|prune-devices``,
-calling the users services."""
+"""Operator commands: ``flask users create|token|set-role|disable|enable|clear-google-sub|list|prune-devices|
+console-link``, calling the users services (and the console's, for its one-time sign-in links)."""
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
 from raf_network.errors import cli_errors
-from raf_network.users import services
+from raf_network.users import devices, services
 from raf_network.users.models import ROLES
 
 users_cli = AppGroup("users", help="Manage accounts: create, roles, tokens, disable, Google account.")
@@ -60,6 +60,20 @@ def enable_command(email):
     click.echo(f"{user.email} enabled")
 
 
+@users_cli.command("console-link")
+@click.argument("email")
+@cli_errors
+def console_link_command(email):
+    """Print a one-time link that signs EMAIL (a faculty administrator or admin) in to the officers' console, once,
+    within 15 minutes; the URL is the last line. Any other role is refused (exit 1)."""
+    from raf_network.console.auth import LINK_LIFETIME, console_link_create
+
+    url = console_link_create(email=email)
+    click.echo(f"one-time console sign-in link for {email.strip().lower()}, valid for "
+               f"{int(LINK_LIFETIME.total_seconds() // 60)} minutes, usable once:")
+    click.echo(url)
+
+
 @users_cli.command("clear-google-sub")
 @click.argument("email")
 @cli_errors
@@ -85,5 +99,5 @@ def list_command():
 @click.option("--days", type=click.IntRange(min=1), help="Override DEVICE_STALE_DAYS (default 60).")
 def prune_devices_command(days):
     """Remove devices not seen for DEVICE_STALE_DAYS days: their tokens are most likely dead. Run it daily."""
-    removed = services.devices_prune(days=days or current_app.config["DEVICE_STALE_DAYS"])
+    removed = devices.devices_prune(days=days or current_app.config["DEVICE_STALE_DAYS"])
     click.echo(f"removed {removed} stale device(s)")

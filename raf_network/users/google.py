@@ -1,8 +1,9 @@
 """The one place that verifies Google ID tokens (Sign in with Google).
 
 A token is accepted only when its RS256 signature checks out against Google's published keys (JWKS from
-``GOOGLE_CERTS_URL``, fetched once and cached per process), its audience is one of ``GOOGLE_CLIENT_IDS``,
-its issuer is Google's, it has not expired and Google vouches for the e-mail address (``email_verified``).
+``GOOGLE_CERTS_URL``, fetched once and cached per process), its audience is one of ``GOOGLE_CLIENT_IDS`` (the
+apps; the officers' console asks for its web client id instead), its issuer is Google's, it has not expired and
+Google vouches for the e-mail address (``email_verified``).
 """
 from dataclasses import dataclass
 
@@ -46,12 +47,17 @@ def _jwk_client():
     return client
 
 
-def google_id_token_verify(id_token):
-    """The identity in a Google ID token. Unauthorized (401) for any token we should not trust."""
-    client_ids = current_app.config["GOOGLE_CLIENT_IDS"]
+def google_id_token_verify(id_token, *, audience=None):
+    """The identity in a Google ID token. Unauthorized (401) for any token we should not trust.
+
+    ``audience``: the OAuth client ids the token may be issued for; default ``GOOGLE_CLIENT_IDS`` (the apps). The
+    officers' console passes its web client's id (``GOOGLE_WEB_CLIENT_ID``).
+    """
+    client_ids = list(current_app.config["GOOGLE_CLIENT_IDS"] if audience is None else audience)
     if not client_ids:
         # No audience can match; the token is refused like any other (401), and the operator is told.
-        current_app.logger.error("Google sign-in attempted but GOOGLE_CLIENT_IDS is not set")
+        current_app.logger.error("Google sign-in attempted but no client id to accept is configured "
+                                 "(GOOGLE_CLIENT_IDS for the apps, GOOGLE_WEB_CLIENT_ID for the console)")
         raise Unauthorized("Google sign-in is not configured on this server")
     try:
         signing_key = _jwk_client().get_signing_key_from_jwt(id_token)

@@ -5,7 +5,7 @@ from flask.views import MethodView
 
 from raf_network.courses.schemas import ScheduleEntrySchema
 from raf_network.extensions import Blueprint, failures_throttle, limiter
-from raf_network.users import services
+from raf_network.users import devices, services, timetable
 from raf_network.users.auth import auth_required, current_session, current_user, personal_response
 from raf_network.users.schemas import (
     CalendarTokenSchema,
@@ -121,7 +121,7 @@ class MySchedule(MethodView):
     @auth_required()
     def get(self):
         """My timetable: the entries I am subscribed to, in timetable order"""
-        return services.user_schedule_list(user=current_user())
+        return timetable.user_schedule_list(user=current_user())
 
 
 @blp.route("/me/calendar-token")
@@ -130,7 +130,7 @@ class CalendarToken(MethodView):
     @auth_required()
     def post(self):
         """Create (or rotate) my secret iCalendar feed URL; the previous URL stops working"""
-        secret = services.calendar_token_rotate(user=current_user())
+        secret = timetable.calendar_token_rotate(user=current_user())
         return {"url": url_for("users.CalendarFeed", secret=secret, _external=True)}
 
 
@@ -141,7 +141,7 @@ class CalendarFeed(MethodView):
     @blp.alt_response(404, description="No calendar has this secret", **ERROR)
     def get(self, secret):
         """My timetable as an iCalendar feed (no bearer token: the secret in the URL is the credential)"""
-        body = services.calendar_feed(secret=secret)
+        body = timetable.calendar_feed(secret=secret)
         return Response(body, mimetype="text/calendar", headers={
             "Cache-Control": "private, max-age=900",
             "Content-Disposition": 'inline; filename="raf-timetable.ics"',
@@ -156,7 +156,7 @@ class Devices(MethodView):
     @auth_required()
     def get(self):
         """My devices, most recently seen first"""
-        return services.device_list(user=current_user())
+        return devices.device_list(user=current_user())
 
     @blp.arguments(DeviceSchema)
     @blp.response(201, DeviceSchema)
@@ -168,7 +168,7 @@ class Devices(MethodView):
         201 when the token is new to you (also when it moves from another account: a phone has one owner),
         200 when you had registered it already. Over the per-user cap, the least recently seen device goes.
         """
-        device, created = services.device_register(user=current_user(), auth_session=current_session(), **body)
+        device, created = devices.device_register(user=current_user(), auth_session=current_session(), **body)
         return device, 201 if created else 200
 
 
@@ -180,7 +180,7 @@ class DeviceDetail(MethodView):
     @auth_required()
     def delete(self, token):
         """Remove one of my devices"""
-        services.device_delete(user=current_user(), token=token)
+        devices.device_delete(user=current_user(), token=token)
 
 
 # ---- timetable subscriptions (the released app's calls) ----
@@ -191,7 +191,7 @@ class Subscriptions(MethodView):
     @auth_required()
     def get(self):
         """My timetable subscriptions, in timetable order"""
-        return services.subscription_list(user=current_user())
+        return timetable.subscription_list(user=current_user())
 
     @blp.arguments(SubscriptionCreateSchema)
     @blp.response(201, SubscriptionSchema)
@@ -200,7 +200,7 @@ class Subscriptions(MethodView):
     @auth_required()
     def post(self, body):
         """Subscribe to a timetable entry (201 new, 200 already subscribed)"""
-        subscription, created = services.subscription_create(user=current_user(),
+        subscription, created = timetable.subscription_create(user=current_user(),
                                                              entry_id=body["course_schedule_entry"])
         return subscription, 201 if created else 200
 
@@ -210,7 +210,7 @@ class Subscriptions(MethodView):
     @auth_required()
     def delete(self, query):
         """Unsubscribe (the released app's form: `?course_schedule_student_subscription=<id>`)"""
-        services.subscription_delete(user=current_user(),
+        timetable.subscription_delete(user=current_user(),
                                      subscription_id=query["course_schedule_student_subscription"])
 
 
@@ -221,4 +221,4 @@ class SubscriptionDetail(MethodView):
     @auth_required()
     def delete(self, subscription_id):
         """Unsubscribe"""
-        services.subscription_delete(user=current_user(), subscription_id=subscription_id)
+        timetable.subscription_delete(user=current_user(), subscription_id=subscription_id)

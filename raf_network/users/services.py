@@ -5,16 +5,12 @@ Functions are keyword-only and own their transaction (they commit); the HTTP rou
 """
 import logging
 import re
-import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager
 
-from raf_network.courses.models import Course, ScheduleEntry
-from raf_network.courses.reads import schedule_entries_query, schedule_entry_get, schedule_sort_key
 from raf_network.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from raf_network.extensions import db
 from raf_network.users.auth import (
@@ -25,9 +21,8 @@ from raf_network.users.auth import (
     token_hash,
 )
 from raf_network.users.google import google_id_token_verify
-from raf_network.users.ical import calendar_render
-from raf_network.users.models import ROLES, AuthSession, Device, RefreshToken, Subscription, User
-from raf_network.users.signals import user_deleting, user_signed_in, user_updated
+from raf_network.users.models import ROLES, AuthSession, Device, RefreshToken, User
+from raf_network.users.signals import user_access_changing, user_deleting, user_signed_in, user_updated
 
 log = logging.getLogger(__name__)
 
@@ -92,30 +87,62 @@ def user_create(*, email, role, first_name="", last_name=""):
     return user
 
 
-def user_role_set(*, email, role):
-    """An operator sets a role; sign-in never changes it afterwards."""
+def _actor_check(actor, user, *, role=None):
+    """What a signed-in staff member (the console) may do to an account; ``actor`` None is an operator at the CLI.
+
+    Only an admin grants the admin role or changes an admin's account, and nobody changes their own role or
+    disables themselves there (the last admin could lock everyone out)."""
+    if actor is None:
+        return
+    if actor.id == user.id:
+        raise Forbidden("you cannot change your own role or disable your own account")
+    if actor.role != "admin" and (role == "admin" or user.role == "admin"):
+        raise Forbidden("only an admin may grant the admin role or change an admin's account")
+
+
+def user_role_set(*, email, role, actor=None):
+    """An operator (or, with ``actor``, a staff member in the console) sets a role; sign-in never changes it
+    afterwards. A changed role ends the person's console sessions (``user_access_changing``)."""
     if role not in ROLES:
         raise ValidationFailed(f"unknown role {role!r}", errors={"role": [f"one of {', '.join(ROLES)}"]})
     user = user_by_email(email=email)
+    _actor_check(actor, user, role=role)
     if user.role != role:
         access_changed()
+        user_access_changing.send(user)
     user.role, user.role_set_by_admin = role, True
     db.session.commit()
     return user
 
 
-def user_active_set(*, email, active):
-    """Disable (ending every session at once) or re-enable an account."""
+def user_active_set(*, email, active, actor=None):
+    """Disable (ending every session at once, the console's too) or re-enable an account."""
     user = user_by_email(email=email)
+    _actor_check(actor, user)
     user.is_active = active
     if not active:
         _sessions_revoke(user_id=user.id)
+        user_access_changing.send(user)
     db.session.commit()
     return user
 
 
 def user_list():
     return db.session.scalars(select(User).order_by(User.email)).all()
+
+
+def user_search(*, text="", role=None, page=1, page_size=25):
+    """A page of accounts whose e-mail or name contains ``text`` (case-insensitive), by e-mail, and the total."""
+    query = select(User)
+    if text:
+        pattern = "%" + text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        name = func.lower(User.first_name + " " + User.last_name)
+        query = query.where(or_(User.email.like(pattern, escape="\\"), name.like(pattern, escape="\\")))
+    if role:
+        query = query.where(User.role == role)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    users = db.session.scalars(query.order_by(User.email).limit(page_size).offset((page - 1) * page_size)).all()
+    return users, total
 
 
 def user_token_issue(*, email):
@@ -162,7 +189,21 @@ def user_sign_in_google(*, id_token):
 
     Returns (user, tokens). Later sign-ins refresh the names and never change a role an admin set.
     """
-    identity = google_id_token_verify(id_token)
+    user = user_google_account(identity=google_id_token_verify(id_token))
+    auth_session = session_create(user=user)
+    db.session.flush()
+    tokens = session_tokens_issue(user=user, auth_session=auth_session)
+    db.session.commit()
+    user_signed_in.send(user)
+    return user, tokens
+
+
+def user_google_account(*, identity):
+    """The account a verified Google identity signs in to (no commit: the caller's sign-in transaction).
+
+    Created at the first sign-in with the role of its e-mail address; later sign-ins refresh the names and never
+    change a role an admin set. Forbidden for a disabled account, Unauthorized for another Google account than the
+    one recorded for the address. The app's sign-in and the officers' console share it."""
     role, student_number = role_for_email(identity.email, student_domain=current_app.config["STUDENT_EMAIL_DOMAIN"])
     user = db.session.scalar(select(User).where(User.email == identity.email))
     if user is None:
@@ -187,12 +228,7 @@ def user_sign_in_google(*, id_token):
             access_changed()
         user.role, user.student_number = role, student_number
     user.last_login_at = _now()
-    auth_session = session_create(user=user)
-    db.session.flush()
-    tokens = session_tokens_issue(user=user, auth_session=auth_session)
-    db.session.commit()
-    user_signed_in.send(user)
-    return user, tokens
+    return user
 
 
 def _google_account_check(user, identity):
@@ -276,150 +312,3 @@ def _sessions_revoke(*, user_id):
         .values(revoked_at=_now()),
         execution_options={"synchronize_session": False},
     )
-
-
-# --------------------------------------------------------------------------------------------------
-# Devices
-# --------------------------------------------------------------------------------------------------
-
-def device_register(*, user, auth_session, token, platform, app_version=None, locale=None):
-    """Register or refresh the caller's device, keyed by its FCM token. Returns (device, created).
-
-    A token another account registered moves to the caller: a phone has one owner, so a push never reaches
-    two people. Beyond ``MAX_DEVICES_PER_USER`` the least recently seen devices are dropped.
-    """
-    for attempt in range(2):
-        device = db.session.scalar(select(Device).where(Device.token == token))
-        created = device is None or device.user_id != user.id
-        if device is None:
-            device = Device(token=token, user_id=user.id)
-            db.session.add(device)
-        device.user_id = user.id
-        device.platform, device.app_version, device.locale = platform, app_version, locale
-        device.last_seen_at = _now()
-        auth_session.device_token = token
-        try:
-            db.session.flush()
-            break
-        except IntegrityError:
-            # Registered concurrently by another request: update that row instead.
-            db.session.rollback()
-            if attempt:
-                raise
-    stale = db.session.scalars(
-        select(Device.id).where(Device.user_id == user.id)
-        .order_by(Device.last_seen_at.desc(), Device.id.desc())
-        .offset(current_app.config["MAX_DEVICES_PER_USER"])
-    ).all()
-    if stale:
-        db.session.execute(delete(Device).where(Device.id.in_(stale)))
-    db.session.commit()
-    return device, created
-
-
-def device_list(*, user):
-    return db.session.scalars(
-        select(Device).where(Device.user_id == user.id).order_by(Device.last_seen_at.desc(), Device.id.desc())
-    ).all()
-
-
-def device_delete(*, user, token):
-    """Remove one of the caller's devices; another user's token is as unknown as a made-up one (404)."""
-    removed = db.session.execute(delete(Device).where(Device.user_id == user.id, Device.token == token)).rowcount
-    if not removed:
-        raise NotFound("no such device")
-    db.session.commit()
-
-
-def devices_prune(*, days):
-    """Remove devices not seen for ``days`` days (their tokens are most likely dead). Returns how many."""
-    cutoff = _now() - timedelta(days=days)
-    result = db.session.execute(delete(Device).where(Device.last_seen_at < cutoff),
-                                execution_options={"synchronize_session": False})
-    db.session.commit()
-    log.info("pruned %d device(s) not seen since %s", result.rowcount, cutoff.isoformat())
-    return result.rowcount
-
-
-# --------------------------------------------------------------------------------------------------
-# Timetable subscriptions and the personal timetable
-# --------------------------------------------------------------------------------------------------
-
-def _subscriptions_query(*, user_id):
-    """The user's subscriptions to live entries, with entry and course loaded in the same query."""
-    return (
-        select(Subscription)
-        .join(Subscription.schedule_entry)
-        .join(ScheduleEntry.course)
-        .options(contains_eager(Subscription.schedule_entry).contains_eager(ScheduleEntry.course))
-        .where(Subscription.user_id == user_id, ScheduleEntry.deleted_at.is_(None), Course.deleted_at.is_(None))
-    )
-
-
-def subscription_list(*, user):
-    """The caller's subscriptions in timetable order (one query). Entries removed from the timetable are
-    hidden, and come back if the entry does."""
-    subscriptions = db.session.scalars(_subscriptions_query(user_id=user.id)).all()
-    return sorted(subscriptions, key=lambda subscription: schedule_sort_key(subscription.schedule_entry))
-
-
-def subscription_create(*, user, entry_id):
-    """Subscribe to a live timetable entry. Returns (subscription, created); subscribing twice returns the
-    existing subscription. An unknown or removed entry is NotFound."""
-    entry = schedule_entry_get(entry_id=entry_id)
-    existing_query = _subscriptions_query(user_id=user.id).where(Subscription.schedule_entry_id == entry.id)
-    existing = db.session.scalar(existing_query)
-    if existing is not None:
-        return existing, False
-    subscription = Subscription(user_id=user.id, schedule_entry_id=entry.id)
-    db.session.add(subscription)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # The same subscribe sent twice at once: the other request created it.
-        db.session.rollback()
-        return db.session.scalar(existing_query), False
-    return db.session.scalar(_subscriptions_query(user_id=user.id).where(Subscription.id == subscription.id)), True
-
-
-def subscription_delete(*, user, subscription_id):
-    """Unsubscribe. Another user's subscription is as unknown as a made-up id (404)."""
-    removed = db.session.execute(
-        delete(Subscription).where(Subscription.id == subscription_id, Subscription.user_id == user.id)
-    ).rowcount
-    if not removed:
-        raise NotFound(f"subscription {subscription_id} does not exist")
-    db.session.commit()
-
-
-def user_schedule_list(*, user):
-    """The timetable entries the user is subscribed to, in timetable order (one query)."""
-    query = schedule_entries_query().join(
-        Subscription, (Subscription.schedule_entry_id == ScheduleEntry.id) & (Subscription.user_id == user.id)
-    )
-    return sorted(db.session.scalars(query).all(), key=schedule_sort_key)
-
-
-# --------------------------------------------------------------------------------------------------
-# iCalendar feed
-# --------------------------------------------------------------------------------------------------
-
-def calendar_token_rotate(*, user):
-    """A new secret for the user's calendar URL; the old URL stops working. Only the hash is stored, so
-    the secret is shown this once."""
-    secret = secrets.token_urlsafe(32)
-    user.calendar_token = token_hash(secret)
-    db.session.commit()
-    return secret
-
-
-def calendar_feed(*, secret):
-    """The iCalendar feed (bytes) of the account whose calendar secret this is; NotFound otherwise."""
-    user = db.session.scalar(
-        select(User).where(User.calendar_token == token_hash(secret), User.is_active.is_(True))
-    )
-    if user is None:
-        raise NotFound("no such calendar")
-    config = current_app.config
-    return calendar_render(entries=user_schedule_list(user=user), semester_start=config["SEMESTER_START"],
-                           semester_end=config["SEMESTER_END"], locale=user.locale)

@@ -1,0 +1,92 @@
+"""The console's blueprint and what every console request goes through: CSRF checked on every unsafe method,
+answers never stored by a cache, errors as pages, the navigation. (Who is signed in: ``auth``.)"""
+from flask import Blueprint, current_app, g, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from raf_network.errors import ApiError
+
+blp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static",
+                static_url_path="/static")
+csrf = CSRFProtect()
+
+# The navigation of base.html, in this order. A page is linked once its endpoint exists, so pages built on other
+# branches (console.exams, console.timetable, console.deliveries, console.network) appear when they are merged.
+NAV = (
+    ("Pregled", "console.dashboard"),
+    ("Objave", "console.posts"),
+    ("Obaveštenja", "console.broadcast"),
+    ("Ispiti", "console.exams"),
+    ("Raspored", "console.timetable"),
+    ("Isporuke", "console.deliveries"),
+    ("Korisnici", "console.users"),
+    ("Mreža", "console.network"),
+    ("Dnevnik", "console.audit_log"),
+)
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ERROR_TEXTS = {
+    400: "Zahtev nije ispravan.",
+    403: "Nemate pravo pristupa ovoj stranici.",
+    404: "Tražena stranica ili stavka ne postoji.",
+    405: "Ova radnja nije dozvoljena.",
+    409: "Radnja je u sukobu sa trenutnim stanjem.",
+    413: "Poslati sadržaj je prevelik.",
+    422: "Uneti podaci nisu ispravni.",
+    429: "Previše zahteva; pokušajte ponovo malo kasnije.",
+    503: "Usluga trenutno nije dostupna; pokušajte ponovo za koji trenutak.",
+}
+
+
+@blp.before_request
+def _csrf_check():
+    # Every form of the console carries its token; a request without it (or with another session's) is refused
+    # before anything runs, so it changes nothing.
+    # WTF_CSRF_ENABLED (Flask-WTF's switch, on unless a test turns it off) is honoured as by its own hook.
+    if request.method in UNSAFE_METHODS and current_app.config["WTF_CSRF_ENABLED"]:
+        csrf.protect()
+
+
+@blp.after_request
+def _never_cached(response):
+    # Console pages are personal and change with every action: no cache may keep them.
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@blp.app_context_processor
+def _layout():
+    if not request.blueprint == "console":
+        return {}
+    nav = [(label, endpoint) for label, endpoint in NAV if endpoint in current_app.view_functions]
+    return {"console_nav": nav, "console_user": g.get("console_user")}
+
+
+def _error_page(code, message):
+    return render_template("console/error.html", code=code, message=message), code
+
+
+@blp.errorhandler(CSRFError)
+def _csrf_refused(error):
+    return _error_page(400, "Obrazac je istekao ili nije poslat sa ove stranice. Osvežite stranicu i pokušajte "
+                            "ponovo.")
+
+
+@blp.errorhandler(HTTPException)
+def _http_error(error):
+    return _error_page(error.code or 500, ERROR_TEXTS.get(error.code, error.description))
+
+
+# Refusals of the services an officer meets in the console, in Serbian (others are shown as the service says).
+SERVICE_TEXTS = {
+    "only an admin may grant the admin role or change an admin's account":
+        "Samo administrator može da dodeli ulogu administratora ili menja nalog administratora.",
+    "you cannot change your own role or disable your own account":
+        "Ne možete da menjate sopstvenu ulogu niti da onemogućite sopstveni nalog.",
+}
+
+
+@blp.errorhandler(ApiError)
+def _domain_error(error):
+    # A service's refusal (Forbidden, NotFound, Conflict …), shown as a page with its message.
+    detail = SERVICE_TEXTS.get(error.message, error.message)
+    return _error_page(error.code, ERROR_TEXTS.get(error.code, "Radnja nije uspela.") + " " + detail)

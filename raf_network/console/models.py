@@ -1,0 +1,62 @@
+"""The console's own tables: sign-in sessions of the officers' browsers, one-time sign-in links, and the audit log.
+
+Secrets handed to a browser or an operator (session ids, link tokens) are stored as their sha256 only, like the
+API's refresh tokens.
+"""
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from raf_network.extensions import db
+
+
+class ConsoleSession(db.Model):
+    """One signed-in console browser. The signed cookie carries the secret whose sha256 is ``token_hash``.
+
+    Valid while not revoked, used within ``CONSOLE_IDLE_TIMEOUT``, and while the account is active and still has
+    the role it signed in with (``role``): a changed role or a disabled account ends it."""
+
+    __tablename__ = "console_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    # "google" or "link": how this session signed in.
+    method: Mapped[str] = mapped_column(String(16))
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=func.now())
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ConsoleLink(db.Model):
+    """A one-time sign-in link (``flask users console-link``): works once, until ``expires_at``."""
+
+    __tablename__ = "console_link"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(db.Model):
+    """One console action: who (the account, and its e-mail as it was), what, on what, when, from where."""
+
+    __tablename__ = "console_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=func.now(), index=True)
+    # The account is kept as an e-mail too: the log outlives a deleted account.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+    actor_email: Mapped[str] = mapped_column(String(254), default="")
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(255), default="")
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    ip_address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(255), default="")

@@ -1,0 +1,110 @@
+"""The console's authorization matrix: every console route × every kind of caller → what happens.
+
+Callers: anonymous, a student's, an alumnus's, a faculty administrator's and an admin's console session (a
+student's or alumnus's session cannot come from a sign-in, which refuses them; it is made directly, to show that
+every route checks the role itself). Cells: ``sign-in`` = redirected to the sign-in page, ``403``, ``200`` (a page),
+``yes`` (an action the guard lets through; what it does is tested with its page). The table is rendered into the
+README (between the ``console-authorization`` markers); a test keeps the two identical, another fails when a console
+route has no row.
+"""
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from raf_network.extensions import db
+from raf_network.notifications.models import Notification
+from tests.console.helpers import ConsoleClient
+from tests.console.test_guards import PUBLIC, session_client
+
+CALLERS = ("anonymous", "student", "alumni", "faculty_administrator", "admin")
+PAGE = {"anonymous": "sign-in", "student": 403, "alumni": 403, "faculty_administrator": 200, "admin": 200}
+ACTION = {**PAGE, "faculty_administrator": "yes", "admin": "yes"}
+# (method, rule, path with placeholders, expected by caller, note)
+MATRIX = [
+    ("GET", "/console/", "/console/", PAGE, "Pregled"),
+    ("GET", "/console/posts", "/console/posts", PAGE, "Objave"),
+    ("POST", "/console/posts", "/console/posts", ACTION, "publish (`post_create`)"),
+    ("POST", "/console/posts/<int:post_id>/delete", "/console/posts/1/delete", ACTION, "moderation"),
+    ("POST", "/console/posts/<int:post_id>/comments/<int:comment_id>/delete", "/console/posts/1/comments/1/delete",
+     ACTION, "moderation"),
+    ("GET", "/console/broadcast", "/console/broadcast", PAGE, "Obaveštenja"),
+    ("POST", "/console/broadcast/dry-run", "/console/broadcast/dry-run", ACTION, "reach, nothing sent"),
+    ("POST", "/console/broadcast", "/console/broadcast", ACTION, "send (`broadcast_create`, rate limited)"),
+    ("GET", "/console/broadcast/<int:notification_id>", "/console/broadcast/{broadcast}", PAGE, "its progress"),
+    ("GET", "/console/users", "/console/users", PAGE, "Korisnici"),
+    ("POST", "/console/users/role", "/console/users/role", ACTION, "to or from admin: admins only"),
+    ("POST", "/console/users/disable", "/console/users/disable", ACTION, "an admin: admins only; not oneself"),
+    ("POST", "/console/users/enable", "/console/users/enable", ACTION, "an admin: admins only; not oneself"),
+    ("GET", "/console/audit", "/console/audit", PAGE, "Dnevnik"),
+]
+# Sign-in itself: open to anyone (the anonymous answer; a signed-in officer is sent on to Pregled).
+PUBLIC_ROWS = [
+    ("GET", "/console/login", "the sign-in page"),
+    ("GET", "/console/login/google", "→ Google (when `GOOGLE_WEB_CLIENT_ID` is set)"),
+    ("GET", "/console/login/google/callback", "← Google: staff only get in, others 403"),
+    ("GET", "/console/link/<token>", "one-time link: staff only, once, 15 minutes"),
+    ("POST", "/console/logout", "sign-out (CSRF token required)"),
+]
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+MARKERS = ("<!-- console-authorization:begin -->", "<!-- console-authorization:end -->")
+
+
+def matrix_markdown():
+    short = {"anonymous": "anon", "student": "student", "alumni": "alumni",
+             "faculty_administrator": "faculty admin", "admin": "admin"}
+    lines = ["| console route | " + " | ".join(short[caller] for caller in CALLERS) + " | note |",
+             "| --- |" + " --- |" * (len(CALLERS) + 1)]
+    for method, rule, _, expected, note in MATRIX:
+        lines.append(f"| `{method} {rule}` | " + " | ".join(str(expected[caller]) for caller in CALLERS)
+                     + f" | {note} |")
+    for method, rule, note in PUBLIC_ROWS:
+        lines.append(f"| `{method} {rule}` | " + " | ".join(["anyone"] * len(CALLERS)) + f" | {note} |")
+    return "\n".join(lines)
+
+
+def _routes(app):
+    return {(method, rule.rule) for rule in app.url_map.iter_rules() if rule.endpoint.startswith("console.")
+            and rule.endpoint != "console.static" for method in rule.methods - {"HEAD", "OPTIONS"}}
+
+
+def test_every_console_route_has_a_row(embedded_app):
+    rows = {(row[0], row[1]) for row in MATRIX} | {(row[0], row[1]) for row in PUBLIC_ROWS}
+    assert _routes(embedded_app) == rows
+    public = {rule.rule for rule in embedded_app.url_map.iter_rules() if rule.endpoint in PUBLIC}
+    assert public - {"/console/static/<path:filename>"} == {row[1] for row in PUBLIC_ROWS}
+
+
+def test_readme_mirrors_the_console_matrix():
+    text = README.read_text(encoding="utf-8")
+    assert MARKERS[0] in text and MARKERS[1] in text, "README lacks the console-authorization markers"
+    assert text.split(MARKERS[0])[1].split(MARKERS[1])[0].strip() == matrix_markdown()
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_console_matrix_cell(embedded_app, caller):
+    embedded_app.config["WTF_CSRF_ENABLED"] = False  # the guard is what is tested here (CSRF: test_posts etc.)
+    embedded_app.config["RATELIMIT_ENABLED"] = False
+    if caller == "anonymous":
+        client = embedded_app.test_client()
+    elif caller in ("student", "alumni"):
+        client = session_client(embedded_app, caller)
+    else:
+        client = ConsoleClient(embedded_app, role=caller).client
+    with embedded_app.app_context():
+        db.session.add(Notification(category="announcement", source="broadcast:matrix",
+                                    texts={"sr-Latn": {"title": "t", "body": "b"}}))
+        db.session.commit()
+        broadcast = db.session.scalar(select(Notification.id))
+    for method, rule, path, expected, _note in MATRIX:
+        response = client.open(path.format(broadcast=broadcast), method=method)
+        cell = expected[caller]
+        where = (method, rule, caller, response.status_code)
+        if cell == "sign-in":
+            assert response.status_code == 302 and response.headers["Location"] == "/console/login", where
+        elif cell == "yes":
+            assert response.status_code not in (401, 403, 405), where
+            assert response.headers.get("Location") != "/console/login", where
+        else:
+            assert response.status_code == cell, where
