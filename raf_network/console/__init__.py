@@ -8,12 +8,15 @@ stored by a cache, errors as pages. Each page is a module of ``console.pages``.
 from raf_network.console import auth, pages  # noqa: F401  (their views and hooks register on the blueprint)
 from raf_network.console.auth import google_client_register
 from raf_network.console.blueprint import NAV, blp, csrf
+from raf_network.console.tasks import tasks_recover
 
 __all__ = ["NAV", "blp", "init_app"]
 
 
 def init_app(app):
-    """Register the console on ``app``: the blueprint, CSRF, the Google client (when configured)."""
+    """Register the console on ``app``: the blueprint, CSRF, the Google client (when configured), and the worker
+    hook that fails console tasks a dead worker left running."""
     csrf.init_app(app)
     google_client_register(app)
     app.register_blueprint(blp)
+    app.extensions.setdefault("worker_hooks", []).append(tasks_recover)

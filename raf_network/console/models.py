@@ -5,7 +5,7 @@ API's refresh tokens.
 """
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, func
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from raf_network.extensions import db
@@ -60,3 +60,35 @@ class AuditEntry(db.Model):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     ip_address: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(255), default="")
+
+
+class ConsoleTask(db.Model):
+    """A long console action (an import) as a background job: planned (a dry run shown to the officer, waiting for
+    confirmation), then queued, running, done or failed, with its progress and its outcome.
+
+    The job takes only the task's id; what it works on (an uploaded file's text, its options) is stored here, so a
+    worker on another machine can run it and the page that started it can show its progress."""
+
+    __tablename__ = "console_task"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # What runs: a key of ``tasks.RUNNERS`` (e.g. "exam_import", "timetable_import", "portal_import").
+    kind: Mapped[str] = mapped_column(String(32))
+    # planned → queued → running → done | failed; a planned task may also be cancelled.
+    state: Mapped[str] = mapped_column(String(16), default="planned", index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    # A short human description ("kol_nedelja.csv → Januarski rok 2026").
+    label: Mapped[str] = mapped_column(String(255), default="")
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The uploaded file's text (for imports), and its sha256: a confirmation applies exactly what was checked.
+    input_text: Mapped[str | None] = mapped_column(Text)
+    input_sha256: Mapped[str | None] = mapped_column(String(64))
+    # What the dry run showed (the plan), and what the run did (its report); both JSON.
+    plan: Mapped[dict] = mapped_column(JSON, default=dict)
+    result: Mapped[dict] = mapped_column(JSON, default=dict)
+    error: Mapped[str] = mapped_column(Text, default="")
+    progress_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress_total: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=func.now(), index=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from raf_network.console.models import ConsoleTask
 from raf_network.extensions import db
 from raf_network.notifications.models import Notification
 from tests.console.helpers import ConsoleClient
@@ -37,6 +38,7 @@ MATRIX = [
     ("POST", "/console/users/disable", "/console/users/disable", ACTION, "an admin: admins only; not oneself"),
     ("POST", "/console/users/enable", "/console/users/enable", ACTION, "an admin: admins only; not oneself"),
     ("GET", "/console/audit", "/console/audit", PAGE, "Dnevnik"),
+    ("GET", "/console/tasks/<int:task_id>", "/console/tasks/{task}", PAGE, "an import's progress (a job)"),
 ]
 # Sign-in itself: open to anyone (the anonymous answer; a signed-in officer is sent on to Pregled).
 PUBLIC_ROWS = [
@@ -97,8 +99,12 @@ def test_console_matrix_cell(embedded_app, caller):
                                     texts={"sr-Latn": {"title": "t", "body": "b"}}))
         db.session.commit()
         broadcast = db.session.scalar(select(Notification.id))
+        task = ConsoleTask(kind="matrix", label="matrix", state="done")
+        db.session.add(task)
+        db.session.commit()
+        ids = {"broadcast": broadcast, "task": task.id}
     for method, rule, path, expected, _note in MATRIX:
-        response = client.open(path.format(broadcast=broadcast), method=method)
+        response = client.open(path.format(**ids), method=method)
         cell = expected[caller]
         where = (method, rule, caller, response.status_code)
         if cell == "sign-in":
