@@ -47,6 +47,7 @@ PUBLIC_ROWS = [
     ("GET", "/console/login/google/callback", "← Google: staff only get in, others 403"),
     ("GET", "/console/link/<token>", "one-time link: staff only, once, 15 minutes"),
     ("POST", "/console/logout", "sign-out (CSRF token required)"),
+    ("GET", "/console/<path:unknown>", "any other console address: the console's 404 page"),
 ]
 
 README = Path(__file__).resolve().parents[2] / "README.md"
