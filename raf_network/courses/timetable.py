@@ -30,16 +30,14 @@ class TimetableDryRun:
     updated: list = field(default_factory=list)
     removed: list = field(default_factory=list)
     new_courses: list = field(default_factory=list)
-
-    @property
-    def over_limit(self):
-        return mass_deletion_exceeded(self.plan)
+    limit: float = 0.0  # WEBHOOK_MAX_DELETE_SHARE when it was checked
+    over_limit: bool = False  # the mass-deletion guard holds it back (applied only with force)
 
     def to_json(self):
         return {"created": self.created, "updated": self.updated, "removed": self.removed,
                 "new_courses": self.new_courses, "counts": self.plan.changes.counts,
                 "live_before": self.plan.live_entries_before, "removed_share": round(self.plan.removed_share, 4),
-                "limit": mass_deletion_limit(), "over_limit": self.over_limit}
+                "limit": self.limit, "over_limit": self.over_limit}
 
 
 def _entry(*, key, course, kind, day, start, end, classroom, groups, professor):
@@ -83,7 +81,7 @@ def timetable_dry_run(*, text):
                       start=item["start"], end=item["end"], classroom=item["classroom"],
                       groups=", ".join(item["groups"]), professor=item.get("professor"))
 
-    dry_run = TimetableDryRun(plan=plan)
+    dry_run = TimetableDryRun(plan=plan, limit=mass_deletion_limit(), over_limit=mass_deletion_exceeded(plan))
     dry_run.created = sorted((readable(key) for key in changes.created["schedule"]), key=_order)
     for key, fields in changes.updated["schedule"].items():
         shown = [[name, *fields[name]] for name in ENTRY_FIELDS if name in fields]

@@ -35,7 +35,8 @@ STATUS_TEXTS = {"exact": "prepoznat", "fuzzy": "prepoznat (približno)", "ambigu
 class ExamUploadSchema(BaseSchema):
     """The options of ``flask import-exams``."""
 
-    period = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    period = fields.String(required=True, validate=validate.Length(
+        min=1, max=200, error="Naziv roka mora imati od 1 do 200 znakova."))
     year = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(
         min=2000, max=2100, error="Godina mora biti između 2000 i 2100."),
         error_messages={"invalid": "Unesite godinu (npr. 2026)."})
