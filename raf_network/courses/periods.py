@@ -41,7 +41,7 @@ def period_list():
         .where(ExamPeriod.deleted_at.is_(None))
         .order_by(ExamPeriod.start_date.desc(), ExamPeriod.id.desc())
     ).all()
-    return [PeriodSummary(**row._asdict()) for row in rows]
+    return [PeriodSummary(*row) for row in rows]  # the columns in the dataclass's field order
 
 
 def period_get(*, period_id):
