@@ -1,2 +1,11 @@
 """The console's pages, one module each (its forms and its views); importing them registers their routes."""
-from raf_network.console.pages import audit_log, broadcast, dashboard, posts, tasks, users  # noqa: F401
+from raf_network.console.pages import (  # noqa: F401
+    audit_log,
+    broadcast,
+    dashboard,
+    exams,
+    posts,
+    tasks,
+    timetable,
+    users,
+)

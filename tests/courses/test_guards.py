@@ -1,0 +1,36 @@
+"""The mass-deletion guard, one rule for the webhook's snapshots and for uploaded timetables."""
+import pytest
+from sqlalchemy import func, select
+
+from raf_network.courses.csv_import import schedule_import, schedule_plan
+from raf_network.courses.guards import mass_deletion_check, mass_deletion_exceeded
+from raf_network.courses.models import ScheduleEntry
+from raf_network.errors import Conflict
+from raf_network.extensions import db
+
+
+def _live(app):
+    return db.session.scalar(select(func.count()).select_from(ScheduleEntry).where(ScheduleEntry.deleted_at.is_(None)))
+
+
+def test_a_timetable_removing_more_than_the_limit_needs_force(embedded_app, raspored_text):
+    app = embedded_app
+    rows = raspored_text.splitlines()
+    with app.app_context():
+        schedule_import(text=raspored_text)
+        half = "\n".join(rows[:163]) + "\n"  # removes 163 of 326: exactly 50 %, the limit itself is allowed
+        _parsed, plan = schedule_plan(text=half)
+        assert plan.removed_share == 0.5 and not mass_deletion_exceeded(plan)
+        fewer = "\n".join(rows[:162]) + "\n"
+        _parsed, plan = schedule_plan(text=fewer)
+        assert mass_deletion_exceeded(plan)
+        with pytest.raises(Conflict, match=r"this timetable would remove 164 of the 326 .* \(50%\)"):
+            mass_deletion_check(plan, force=False, what="this timetable", remedy="")
+        mass_deletion_check(plan, force=True, what="this timetable", remedy="")
+        db.session.rollback()
+        with pytest.raises(Conflict):
+            schedule_import(text=fewer, force=False)
+        assert _live(app) == 326  # refused: nothing written
+        app.config["WEBHOOK_MAX_DELETE_SHARE"] = 0.6
+        schedule_import(text=fewer, force=False)  # the same setting as the webhook's decides
+        assert _live(app) == 162
