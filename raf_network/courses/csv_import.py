@@ -95,18 +95,17 @@ def schedule_plan(*, text):
     return parsed, catalogue_plan(courses=parsed.courses, schedule=parsed.schedule, replace={"schedule"})
 
 
-def schedule_import(*, text, source="import-schedule", force=True):
+def schedule_import(*, text, source="import-schedule", force=False,
+                    remedy="Run it again with --force if the timetable really shrank."):
     """Import a timetable CSV: it replaces the whole timetable (courses are upserted, never removed), as one
     catalogue change (``changes.catalogue_change_apply``: the cache and the students it affects are told).
 
-    ``force=False`` applies the mass-deletion guard (``guards.mass_deletion_check``, as for a webhook snapshot):
-    a file removing more than ``WEBHOOK_MAX_DELETE_SHARE`` of the timetable is refused (409). The operator's
-    ``flask import-schedule`` is a deliberate act and forces. Returns the ChangeSet; raises ValidationFailed
-    (nothing written) when any row is bad.
+    The mass-deletion guard applies (``guards.mass_deletion_check``, as for a webhook snapshot) unless ``force``: a
+    file removing more than ``WEBHOOK_MAX_DELETE_SHARE`` of the timetable is refused (409, ``remedy`` saying how to
+    insist). Returns the ChangeSet; raises ValidationFailed (nothing written) when any row is bad.
     """
     _parsed, plan = schedule_plan(text=text)
-    mass_deletion_check(plan, force=force, what="this timetable",
-                        remedy="Confirm it as intended (\"I know\") if the timetable really shrank.")
+    mass_deletion_check(plan, force=force, what="this timetable", remedy=remedy)
     changes = catalogue_change_apply(plan=plan, source=source)
     db.session.commit()
     return changes

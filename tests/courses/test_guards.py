@@ -34,3 +34,20 @@ def test_a_timetable_removing_more_than_the_limit_needs_force(embedded_app, rasp
         app.config["WEBHOOK_MAX_DELETE_SHARE"] = 0.6
         schedule_import(text=fewer, force=False)  # the same setting as the webhook's decides
         assert _live(app) == 162
+
+
+def test_the_operators_import_schedule_is_guarded_too_unless_forced(embedded_app, raspored_text, tmp_path):
+    app = embedded_app
+    full, fewer = tmp_path / "raspored.csv", tmp_path / "fewer.csv"
+    full.write_text(raspored_text, encoding="utf-8")
+    fewer.write_text("\n".join(raspored_text.splitlines()[:100]) + "\n", encoding="utf-8")
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["import-schedule", str(full)]).exit_code == 0
+    refused = runner.invoke(args=["import-schedule", str(fewer)])
+    assert refused.exit_code == 1 and "mass deletion refused" in refused.output and "--force" in refused.output
+    with app.app_context():
+        assert _live(app) == 326
+    forced = runner.invoke(args=["import-schedule", str(fewer), "--force"])
+    assert forced.exit_code == 0, forced.output
+    with app.app_context():
+        assert _live(app) == 100

@@ -116,7 +116,8 @@ def timetable_import_run(task, progress):
     """The job: replace the timetable with the stored file; the mass-deletion guard is checked again now."""
     progress(0, 1)
     changes = schedule_import(text=task.input_text, source=f"console:{task.created_by_id}",
-                              force=bool(task.params.get("force")))
+                              force=bool(task.params.get("force")),
+                              remedy="Upload it again and confirm with \"I know\" if the timetable really shrank.")
     progress(1, 1)
     counts = changes.counts
     return {"summary": [["Novih stavki", counts["created"]], ["Izmenjenih stavki", counts["updated"]],
