@@ -69,8 +69,9 @@ def company_rename(*, company_id, name):
 
 def company_merge(*, source_id, target_id):
     """Move every job of company ``source_id`` to ``target_id`` and delete the source, in one transaction.
-    Returns ``(target, jobs moved)``. Refused, nothing written: the same company twice (Conflict), an unknown id
-    (ValidationFailed, at ``source`` / ``target``), two companies imported from the portal (Conflict)."""
+    Returns ``(the source's name, target, jobs moved)``. Refused, nothing written: the same company twice
+    (Conflict), an unknown id (ValidationFailed, at ``source`` / ``target``), two companies imported from the portal
+    (Conflict)."""
     if source_id == target_id:
         raise Conflict("a company cannot be merged into itself", errors={"target": ["the same company as source"]})
     found = {company.id: company for company in
@@ -86,11 +87,11 @@ def company_merge(*, source_id, target_id):
     moved = db.session.execute(
         update(EmploymentHistory).where(EmploymentHistory.company_id == source.id)
         .values(company_id=target.id), execution_options={"synchronize_session": False}).rowcount
-    portal_id = source.portal_id
+    portal_id, source_name = source.portal_id, source.name
     db.session.delete(source)
     db.session.flush()  # the portal id is free before the target takes it
     if portal_id is not None:
         target.portal_id = portal_id
     network_changed()
     db.session.commit()
-    return target, moved
+    return source_name, target, moved

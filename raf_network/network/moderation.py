@@ -22,7 +22,8 @@ VISIBILITIES = ("visible", "hidden")
 def people_search(*, text="", visibility=None, page=1, page_size=25):
     """A page of the network's people (``people.member_clause``: imported, sample, alumni accounts), hidden ones
     included, whose name or linked account's e-mail contains ``text`` (case-insensitive); ``visibility``: only
-    ``"visible"`` or ``"hidden"`` ones. By last name. ``([(profile, account e-mail or None)], total)``: two queries."""
+    ``"visible"`` or ``"hidden"`` ones. By last name (in the database's collation: pages need the order in SQL).
+    ``([(profile, account e-mail or None)], total)``: two queries."""
     conditions = [member_clause()]
     folded = text.strip().lower()
     if folded:

@@ -13,7 +13,8 @@ from tests.console.test_sign_in import _oidc_settings
 from tests.factories import bearer, user_create
 from tests.stubs.oidc import OidcStub
 
-PAGES = ("/console/", "/console/posts", "/console/broadcast", "/console/users", "/console/audit")
+PAGES = ("/console/", "/console/posts", "/console/broadcast", "/console/users", "/console/audit", "/console/deliveries",
+         "/console/network", "/console/network/companies")
 
 
 def _devices(app, user_ids):

@@ -1,2 +1,13 @@
 """The console's pages, one module each (its forms and its views); importing them registers their routes."""
-from raf_network.console.pages import audit_log, broadcast, dashboard, deliveries, posts, tasks, users  # noqa: F401
+from raf_network.console.pages import (  # noqa: F401
+    audit_log,
+    broadcast,
+    dashboard,
+    deliveries,
+    network,
+    network_companies,
+    network_import,
+    posts,
+    tasks,
+    users,
+)
