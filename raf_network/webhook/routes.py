@@ -85,7 +85,7 @@ class Deliveries(MethodView):
         """Webhook deliveries, newest first, optionally filtered (paginated; see the X-Pagination header)
 
         Filters combine with AND: outcome (`status`), payload `type`, the UTC days received (`received_from`,
-        `received_to`, inclusive; `received_to` before `received_from` → 422) and a part of the `webhook_id`.
+        `received_to`, both inclusive) and a part of the `webhook_id` (case-insensitive).
         """
         deliveries, total = services.delivery_list(page=page, page_size=page_size, **filters)
         return deliveries, pagination_header(page=page, page_size=page_size, total=total)

@@ -273,22 +273,18 @@ class DeliveryOutcomeSchema(BaseSchema):
 
 class DeliveryQuerySchema(PageQuerySchema):
     """The delivery log's filters (``GET /api/webhooks/deliveries``, the console's Isporuke): all optional, combined
-    with AND. Days are UTC days; ``received_to`` is inclusive."""
+    with AND. Days are UTC days, both ends inclusive (an end before the start matches nothing)."""
 
     status = fields.String(validate=validate.OneOf(STATUSES),
                            metadata={"description": "Only deliveries with this outcome"})
     type = fields.String(validate=validate.OneOf([SNAPSHOT, DELTA]),
                          metadata={"description": "Only deliveries of this payload type"})
-    received_from = fields.Date(metadata={"description": "Received on or after this day (UTC), YYYY-MM-DD"})
-    received_to = fields.Date(metadata={"description": "Received on or before this day (UTC), YYYY-MM-DD"})
+    received_from = fields.Date(metadata={"maxLength": 10,
+                                          "description": "Received on or after this day (UTC), YYYY-MM-DD"})
+    received_to = fields.Date(metadata={"maxLength": 10,
+                                        "description": "Received on or before this day (UTC), YYYY-MM-DD"})
     webhook_id = fields.String(validate=validate.Length(min=1, max=255), metadata={
         "description": "Only deliveries whose webhook-id contains this text (case-insensitive)"})
-
-    @validates_schema
-    def _days_ordered(self, data, **_kwargs):
-        start, end = data.get("received_from"), data.get("received_to")
-        if start is not None and end is not None and end < start:
-            raise ValidationError("must not be before received_from", "received_to")
 
 
 class DeliverySchema(BaseSchema):

@@ -13,7 +13,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from datetime import time as clock
 
 from flask import current_app
@@ -296,7 +296,7 @@ def delivery_list(*, page, page_size, status=None, type=None, received_from=None
         conditions.append(WebhookDelivery.type == type)
     if received_from is not None:
         conditions.append(WebhookDelivery.received_at >= _day_start(received_from))
-    if received_to is not None:
+    if received_to is not None and received_to < date.max:  # the last day there is has no day after it
         conditions.append(WebhookDelivery.received_at < _day_start(received_to + timedelta(days=1)))
     if webhook_id:
         # webhook-ids are printable ASCII, so lower() folds them alike on every database.
