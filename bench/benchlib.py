@@ -43,7 +43,8 @@ SUBJECTS = {
     "timetable": {"what": "full timetable", "data": "the seeded RAF timetable (326 entries)"},
     "feed": {"what": "feed (50 posts × 20 comments)",
              "data": "the demo network plus 50 posts × 20 comments by 25 authors with pictures "
-                     "(`bench/feed_fixture.py`), read with a student's bearer token (checked on every request)"},
+                     "(`bench/feed_fixture.py`), read with a student's bearer token "
+                     "(checked on every request, from the verified-session cache after the first)"},
 }
 TARGETS = ("real", "bare")
 # Ratio targets from issue 2: throughput real/bare (≥) and gzip size/raw size (≤).

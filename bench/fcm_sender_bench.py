@@ -5,7 +5,7 @@
 Each sender sends the same messages (two contents, a distinct token each, in calls of 500) to the local FCM stub
 (tests/stubs/fcm.py) over TLS. firebase-admin's endpoint is fixed (``https://fcm.googleapis.com``), so every sender
 goes through the stub's TLS-intercepting CONNECT proxy (``HTTPS_PROXY``, a throw-away CA trusted through
-``REQUESTS_CA_BUNDLE``/``SSL_CERT_FILE``): the same TLS path for all three. The stub and the proxy run in a child
+``REQUESTS_CA_BUNDLE``/``SSL_CERT_FILE``): the same TLS path for both senders. The stub and the proxy run in a child
 process, so the CPU figures are the sending process's own. The OAuth token comes from the stub too.
 (``messaging.send_each_async`` is not measured: its httpx client mounts transports of its own, which ignore
 ``HTTPS_PROXY``, so it cannot be pointed anywhere but Google.)

@@ -9,8 +9,9 @@ order are harmless. On any failure, and on every (re)subscription redis-py makes
 generations are re-read from the database, and until that succeeds reads ask the database themselves.
 
 Freshness — what a process serves after another process committed a change:
-- normally the change is visible as soon as its announcement arrives (measured: docs/benchmarks.md, "Cache
-  invalidation latency"); a read racing the announcement by that much may still see the previous generation;
+- normally the change is visible as soon as its announcement arrives (well under a millisecond on one host; not
+  benchmarked — tests/cache/test_channel.py bounds it by CACHE_RESYNC_SECONDS); a read racing the announcement by
+  that much may still see the previous generation;
 - in any case within ``CACHE_RESYNC_SECONDS`` (default 5): every healthy subscriber re-reads the generations that
   often, so even an announcement that never arrived (Redis unreachable from the writer at that moment) is caught up;
 - while a subscriber is not healthy, every read reads the generations from the database: fresh, but slower.
@@ -67,6 +68,7 @@ class Subscriber:
         self.channel = channel_name(app)
         self.resync_seconds = app.config["CACHE_RESYNC_SECONDS"]
         self.generations = None
+        self._applied = 0  # how many times ``apply`` ran: a resync tells by it whether one ran while it read
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._failure_reported = False
@@ -76,6 +78,7 @@ class Subscriber:
     def apply(self, generations):
         """Take newer generations (older ones, from announcements that arrived late, are ignored)."""
         with self._lock:
+            self._applied += 1
             held = self.generations
             if held is not None and any(generation > held.get(family, -1)
                                         for family, generation in generations.items()):
@@ -130,12 +133,21 @@ class Subscriber:
         return healthy
 
     def _resync(self):
+        with self._lock:
+            applied_before = self._applied
         with self.app.app_context():
             try:
                 generations = generations_read(db.session, FAMILIES)
             finally:
                 db.session.remove()
         with self._lock:
+            held = self.generations
+            if held is not None and self._applied != applied_before:
+                # A commit of this process (or an announcement) was applied while the database was read, and may
+                # be newer than what was read: keep the newer of each, so read-your-writes holds. (Generations only
+                # grow; only in this window is the maximum taken, so a database reset is still followed.)
+                generations = {family: max(generations.get(family, -1), held.get(family, -1))
+                               for family in {*generations, *held}}
             self.generations = generations
         if self._failure_reported:
             log.info("cache invalidation channel %s subscribed again", self.channel)

@@ -1,10 +1,16 @@
 """The console's blueprint and what every console request goes through: CSRF checked on every unsafe method,
 answers never stored by a cache, errors as pages, the navigation. (Who is signed in: ``auth``.)"""
-from flask import Blueprint, current_app, g, render_template, request
+import logging
+
+from flask import Blueprint, abort, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from raf_network.errors import ApiError
+from raf_network.extensions import db
+
+log = logging.getLogger(__name__)
 
 blp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static",
                 static_url_path="/static")
@@ -32,6 +38,7 @@ ERROR_TEXTS = {
     409: "Radnja je u sukobu sa trenutnim stanjem.",
     413: "Poslati sadržaj je prevelik.",
     422: "Uneti podaci nisu ispravni.",
+    500: "Došlo je do neočekivane greške.",
     429: "Previše zahteva; pokušajte ponovo malo kasnije.",
     503: "Usluga trenutno nije dostupna; pokušajte ponovo za koji trenutak.",
 }
@@ -90,3 +97,27 @@ def _domain_error(error):
     # A service's refusal (Forbidden, NotFound, Conflict …), shown as a page with its message.
     detail = SERVICE_TEXTS.get(error.message, error.message)
     return _error_page(error.code, ERROR_TEXTS.get(error.code, "Radnja nije uspela.") + " " + detail)
+
+
+@blp.errorhandler(Exception)
+def _unexpected(error):
+    # Anything else a console page raised: a page too, never the API's JSON. The database gone → 503 (try again);
+    # a value it refused → 422; a bug → 500 with the request id, the trace in the log only.
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is already dead; the pool invalidates it
+        log.debug("rollback after a console error failed", exc_info=True)
+    if isinstance(error, DataError):
+        return _error_page(422, ERROR_TEXTS[422])
+    if isinstance(error, OperationalError) or (isinstance(error, DBAPIError) and error.connection_invalidated):
+        log.warning("database unavailable on a console page: %s", error.__class__.__name__)
+        return _error_page(503, ERROR_TEXTS[503])
+    request_id = g.get("request_id", "-")
+    log.error("unhandled exception on a console page (request id %s)", request_id, exc_info=error)
+    return _error_page(500, f"{ERROR_TEXTS[500]} Zabeležena je pod oznakom {request_id}.")
+
+
+@blp.get("/<path:unknown>")
+def not_found(unknown):
+    """Any other /console address: the console's own 404 page (not the API's JSON)."""
+    abort(404)

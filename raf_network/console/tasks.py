@@ -86,18 +86,21 @@ def task_get(*, task_id, kind=None):
     return task
 
 
-def task_start(*, task_id, kind, input_sha256):
+def task_start(*, task_id, kind, input_sha256, params=None):
     """Queue a planned task: the officer confirmed its dry run. ``input_sha256`` (carried by the confirmation form)
-    must be the stored file's, so what runs is what was shown. Refused (409) if it was already confirmed or
-    cancelled, or when its dry run is older than ``PLAN_TTL``. Commits; the job is enqueued after the commit."""
+    must be the stored file's, so what runs is what was shown. ``params``: options the confirmation adds (the
+    timetable's "I know" to a mass deletion), stored by the statement that queues it, so a refused confirmation
+    adds nothing. Refused (409) if it was already confirmed or cancelled, or when its dry run is older than
+    ``PLAN_TTL``. Commits; the job is enqueued after the commit."""
     task = task_get(task_id=task_id, kind=kind)
     if task.input_sha256 != input_sha256:
         raise Conflict("this confirmation is for another upload")
     if task.state == "planned" and _aware(task.created_at) < _now() - PLAN_TTL:
         raise Conflict("the dry run is more than an hour old; upload the file again")
     # One confirmation wins even when two arrive at once: the state moves only from "planned".
+    values = {"state": "queued", **({"params": {**(task.params or {}), **params}} if params else {})}
     moved = db.session.execute(update(ConsoleTask).where(ConsoleTask.id == task.id, ConsoleTask.state == "planned")
-                               .values(state="queued"))
+                               .values(**values))
     if moved.rowcount != 1:
         db.session.rollback()
         raise Conflict("this upload was already confirmed or cancelled")

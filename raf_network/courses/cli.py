@@ -47,13 +47,16 @@ def seed_command(demo):
 
 @click.command("import-schedule")
 @click.argument("source")
+@click.option("--force", is_flag=True,
+              help="Apply it even if it removes more than WEBHOOK_MAX_DELETE_SHARE of the live timetable.")
 @with_appcontext
 @cli_errors
-def import_schedule_command(source):
+def import_schedule_command(source, force):
     """Replace the timetable with a CSV in the RAF format (SOURCE: a path or an http(s) URL).
 
-    A file with bad rows writes nothing."""
-    changes = schedule_import(text=import_text_read(source))
+    A file with bad rows writes nothing; one removing more than WEBHOOK_MAX_DELETE_SHARE of the live timetable is
+    refused unless --force (the webhook's mass-deletion guard)."""
+    changes = schedule_import(text=import_text_read(source), force=force)
     click.echo(_counts_line(changes.counts))
 
 

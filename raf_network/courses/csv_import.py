@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from raf_network.courses.catalogue import catalogue_plan
 from raf_network.courses.changes import catalogue_change_apply
+from raf_network.courses.guards import mass_deletion_check
 from raf_network.courses.models import KIND_TO_TYPE
 from raf_network.courses.values import course_code_for, day_index, entry_id_for, groups_parse, time_range_parse
 from raf_network.errors import ValidationFailed
@@ -80,12 +81,10 @@ def schedule_csv_parse(text):
     return result
 
 
-def schedule_import(*, text, source="import-schedule"):
-    """Import a timetable CSV: it replaces the whole timetable (courses are upserted, never removed), as one
-    catalogue change (``changes.catalogue_change_apply``: the cache and the students it affects are told).
+def schedule_plan(*, text):
+    """Parse a timetable CSV and plan it as the whole timetable (reads only; writes nothing): ``(parsed, plan)``.
 
-    Returns the ChangeSet; raises ValidationFailed (nothing written) when any row is bad.
-    """
+    Raises ValidationFailed when any row is bad or the file has no rows."""
     parsed = schedule_csv_parse(text)
     if parsed.errors:
         raise ValidationFailed(
@@ -93,7 +92,20 @@ def schedule_import(*, text, source="import-schedule"):
         )
     if not parsed.schedule:
         raise ValidationFailed("the file has no timetable rows; nothing was imported")
-    plan = catalogue_plan(courses=parsed.courses, schedule=parsed.schedule, replace={"schedule"})
+    return parsed, catalogue_plan(courses=parsed.courses, schedule=parsed.schedule, replace={"schedule"})
+
+
+def schedule_import(*, text, source="import-schedule", force=False,
+                    remedy="Run it again with --force if the timetable really shrank."):
+    """Import a timetable CSV: it replaces the whole timetable (courses are upserted, never removed), as one
+    catalogue change (``changes.catalogue_change_apply``: the cache and the students it affects are told).
+
+    The mass-deletion guard applies (``guards.mass_deletion_check``, as for a webhook snapshot) unless ``force``: a
+    file removing more than ``WEBHOOK_MAX_DELETE_SHARE`` of the timetable is refused (409, ``remedy`` saying how to
+    insist). Returns the ChangeSet; raises ValidationFailed (nothing written) when any row is bad.
+    """
+    _parsed, plan = schedule_plan(text=text)
+    mass_deletion_check(plan, force=force, what="this timetable", remedy=remedy)
     changes = catalogue_change_apply(plan=plan, source=source)
     db.session.commit()
     return changes

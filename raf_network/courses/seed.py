@@ -65,7 +65,8 @@ def seed_run(*, demo_allowed=True, today=None):
             raise SeedDataMissing(reason)
         return _demo_seed(reason, today=today or date.today())
     report = SeedReport(demo=False, notes=[f"real RAF data from {folder}"])
-    report.timetable = schedule_import(text=timetable.read_text(encoding="utf-8"))
+    # Seeding replaces whatever timetable was loaded before (the demo one, say): a deliberate mass change.
+    report.timetable = schedule_import(text=timetable.read_text(encoding="utf-8"), force=True)
     exams = folder / EXAMS_FILE
     if exams.is_file():
         report.exams = exam_schedule_import(text=exams.read_text(encoding="utf-8"), period=REAL_EXAM_PERIOD,
@@ -78,7 +79,7 @@ def seed_run(*, demo_allowed=True, today=None):
 def _demo_seed(reason, *, today):
     report = SeedReport(demo=True, notes=[reason, "seeded the project's DEMO data set instead: fictional courses, "
                                                   "timetable and exam period, every name labelled DEMO"])
-    report.timetable = schedule_import(text=demo_timetable_csv())
+    report.timetable = schedule_import(text=demo_timetable_csv(), force=True)
     year, exams_text = demo_exams_csv(today=today)
     report.exams = exam_schedule_import(text=exams_text, period=DEMO_EXAM_PERIOD, year=year, visible=True)
     return report

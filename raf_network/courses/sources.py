@@ -29,10 +29,16 @@ def import_text_read(location):
     """The text of the file at ``location`` (a path or an http(s) URL), decoded as UTF-8."""
     max_bytes = current_app.config["IMPORT_MAX_BYTES"]
     data = _download(location, max_bytes) if is_url(location) else _file_read(location, max_bytes)
+    return import_text_decode(data, name=location)
+
+
+def import_text_decode(data, *, name):
+    """An import file's bytes (read, downloaded or uploaded) as text: UTF-8 (a byte-order mark is kept; the parsers
+    set it aside), or SourceUnreadable (422) naming ``name`` and the first bad byte."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SourceUnreadable(f"{location} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+        raise SourceUnreadable(f"{name} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
 
 
 def _file_read(location, max_bytes):

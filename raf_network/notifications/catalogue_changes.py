@@ -98,9 +98,8 @@ def _subscribers_by_entries(entry_ids):
     return groups
 
 
-def timetable_changes_notify(*, changes, source):
-    """One notification per group of subscribers attending the same changed or removed entries (a summary of their
-    changes); everyone else gets nothing. ``changes`` is ``ChangeSet.to_json()``. No commit."""
+def _changed_entries(changes):
+    """{entry id: its change} for the timetable entries ``changes`` updates or removes (as stored)."""
     updated = (changes.get("updated") or {}).get("schedule") or {}
     removed = set((changes.get("removed") or {}).get("schedule") or [])
     entries = {}
@@ -114,6 +113,22 @@ def timetable_changes_notify(*, changes, source):
         for row in rows:
             entries[row.id] = _entry_change(row, updated.get(row.external_id),
                                             cancelled=row.external_id in removed)
+    return entries
+
+
+def timetable_change_audience(*, changes):
+    """The ids of the people a timetable change concerns: the active subscribers of the entries it updates or
+    removes — whom ``timetable_changes_notify`` notifies. ``changes`` is ``ChangeSet.to_json()``, applied or only
+    planned (a dry run shows it before anything is written). Two queries per thousand such entries."""
+    entries = _changed_entries(changes)
+    return {user_id for user_ids in (_subscribers_by_entries(entries).values() if entries else ())
+            for user_id in user_ids}
+
+
+def timetable_changes_notify(*, changes, source):
+    """One notification per group of subscribers attending the same changed or removed entries (a summary of their
+    changes); everyone else gets nothing. ``changes`` is ``ChangeSet.to_json()``. No commit."""
+    entries = _changed_entries(changes)
     today = utcnow().astimezone(TIMEZONE).weekday()
     notification_ids = []
     for signature, user_ids in _subscribers_by_entries(entries).items() if entries else ():

@@ -25,6 +25,7 @@ from sqlalchemy.orm import defer, joinedload
 from config import webhook_keys_parse
 from raf_network.courses.catalogue import FAMILIES, catalogue_plan
 from raf_network.courses.changes import catalogue_change_apply
+from raf_network.courses.guards import mass_deletion_check
 from raf_network.errors import ApiError, Conflict, NotFound, Unauthorized, ValidationFailed
 from raf_network.extensions import db
 from raf_network.json_input import json_parse
@@ -232,13 +233,9 @@ def _plan(envelope, *, force):
         )
     except ValidationFailed as exc:
         raise ValidationFailed(exc.message, errors=plan_errors_locate(exc.errors)) from None
-    limit = current_app.config["WEBHOOK_MAX_DELETE_SHARE"]
-    if snapshot and plan.removed_share > limit and not (force or envelope["force"]):
-        removed = len(plan.deletes["schedule"])
-        raise Conflict(
-            f"mass deletion refused: this snapshot would remove {removed} of the {plan.live_entries_before} live "
-            f"timetable entries ({plan.removed_share:.0%}), more than WEBHOOK_MAX_DELETE_SHARE ({limit:.0%}); "
-            "nothing was written. Send it again with \"force\": true if that is intended.")
+    if snapshot:
+        mass_deletion_check(plan, force=force or envelope["force"], what="this snapshot",
+                            remedy="Send it again with \"force\": true if that is intended.")
     return plan
 
 

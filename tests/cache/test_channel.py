@@ -154,3 +154,27 @@ def test_the_embedded_default_runs_no_subscriber(embedded_app):
     client.get("/api/course-schedule")
     assert client.get("/api/course-schedule").headers["X-Cache"] == "hit-local"
     assert subscriber(embedded_app) is None
+
+
+def test_a_resync_never_undoes_a_commit_applied_while_it_read(two_workers, monkeypatch):
+    """The periodic resync reads the database, then replaces the held generations; a commit of this process applied
+    between the two is newer than what was read, and must survive (read-your-writes)."""
+    writer, _ = two_workers
+    assert subscribed(writer)
+    worker = subscriber(writer)
+    held = dict(worker.generations)
+    real_read = channel.generations_read
+
+    def read_then_commit_meanwhile(session, families):
+        read = real_read(session, families)  # what the database held when the resync read it …
+        worker.apply({"schedule": read["schedule"] + 1})  # … and a commit of this process applied right after
+        return read
+
+    monkeypatch.setattr(channel, "generations_read", read_then_commit_meanwhile)
+    worker._resync()
+    assert worker.generations["schedule"] == held["schedule"] + 1
+    assert worker.generations["courses"] == held["courses"]
+    monkeypatch.setattr(channel, "generations_read", real_read)
+    worker._resync()  # with nothing applied meanwhile, the database's values are taken as they are
+    with writer.app_context():
+        assert worker.generations == real_read(response_cache.db.session, response_cache.FAMILIES)

@@ -62,7 +62,33 @@ def _world(app):
         broadcast_create(sender_id=officer.id, title="Promena sale", body="Predavanje iz Demo kursa je u sali 1.",
                          audience={"role": "student"})
         _history(officer.id)
+        _uploads(officer)
     return "ana.jovanovic@raf.rs"
+
+
+def _uploads(officer):
+    """A hidden exam period beside the demo one, and an exam schedule and a timetable checked but not confirmed
+    (Ispiti and Raspored list them)."""
+    from datetime import date
+
+    from raf_network.console.pages.exams import match_table
+    from raf_network.console.tasks import task_plan
+    from raf_network.courses.exam_import import exam_schedule_import
+    from raf_network.courses.seed import demo_exams_csv, demo_timetable_csv
+    from raf_network.courses.timetable import timetable_dry_run
+
+    year, exams = demo_exams_csv(today=date.today())
+    exam_schedule_import(text=exams.replace("9-12", "13-16"), period="DEMO — popravni rok", year=year,
+                         visible=False)
+    report = exam_schedule_import(text=exams + "DEMO Nepoznat predmet;Demo Nastavnik E;Demo sala 3;9-12;Petak;"
+                                               "04.02.;demo\n", period="DEMO — februarski rok", year=year,
+                                  dry_run=True)
+    task_plan(kind="exam_import", label="februar.csv → DEMO — februarski rok", created_by=officer,
+              params={"period": report.period, "year": year}, input_text=exams, plan=match_table(report))
+    timetable = demo_timetable_csv().replace("Demo sala 1", "Demo sala 7", 1)
+    plan = {**timetable_dry_run(text=timetable).to_json(), "audience": 0}
+    task_plan(kind="timetable_import", label="raspored-nova-sala.csv → raspored", created_by=officer,
+              input_text=timetable, plan=plan)
 
 
 def _history(sender_id):

@@ -35,6 +35,25 @@ MATRIX = [
     ("POST", "/console/broadcast/dry-run", "/console/broadcast/dry-run", ACTION, "reach, nothing sent"),
     ("POST", "/console/broadcast", "/console/broadcast", ACTION, "send (`broadcast_create`, rate limited)"),
     ("GET", "/console/broadcast/<int:notification_id>", "/console/broadcast/{broadcast}", PAGE, "its progress"),
+    ("GET", "/console/exams", "/console/exams", PAGE, "Ispiti"),
+    ("POST", "/console/exams/periods/<int:period_id>/show", "/console/exams/periods/{period}/show", ACTION,
+     "show in the app (`period_visibility_set`)"),
+    ("POST", "/console/exams/periods/<int:period_id>/hide", "/console/exams/periods/{period}/hide", ACTION,
+     "hide from the app"),
+    ("POST", "/console/exams/upload", "/console/exams/upload", ACTION, "dry run: the match table, nothing imported"),
+    ("GET", "/console/exams/uploads/<int:task_id>", "/console/exams/uploads/{exam_task}", PAGE, "a checked upload"),
+    ("POST", "/console/exams/uploads/<int:task_id>/confirm", "/console/exams/uploads/{exam_task}/confirm", ACTION,
+     "import it (a job), once"),
+    ("POST", "/console/exams/uploads/<int:task_id>/cancel", "/console/exams/uploads/{exam_task}/cancel", ACTION,
+     "drop it"),
+    ("GET", "/console/timetable", "/console/timetable", PAGE, "Raspored"),
+    ("POST", "/console/timetable/upload", "/console/timetable/upload", ACTION, "dry run: the diff, nothing written"),
+    ("GET", "/console/timetable/uploads/<int:task_id>", "/console/timetable/uploads/{timetable_task}", PAGE,
+     "a checked timetable"),
+    ("POST", "/console/timetable/uploads/<int:task_id>/confirm", "/console/timetable/uploads/{timetable_task}/confirm",
+     ACTION, "apply it (a job), once; a mass deletion only with \"I know\""),
+    ("POST", "/console/timetable/uploads/<int:task_id>/cancel", "/console/timetable/uploads/{timetable_task}/cancel",
+     ACTION, "drop it"),
     ("GET", "/console/users", "/console/users", PAGE, "Korisnici"),
     ("POST", "/console/users/role", "/console/users/role", ACTION, "to or from admin: admins only"),
     ("POST", "/console/users/disable", "/console/users/disable", ACTION, "an admin: admins only; not oneself"),
@@ -68,6 +87,7 @@ PUBLIC_ROWS = [
     ("GET", "/console/login/google/callback", "← Google: staff only get in, others 403"),
     ("GET", "/console/link/<token>", "one-time link: staff only, once, 15 minutes"),
     ("POST", "/console/logout", "sign-out (CSRF token required)"),
+    ("GET", "/console/<path:unknown>", "any other console address: the console's 404 page"),
 ]
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -121,7 +141,14 @@ def test_console_matrix_cell(embedded_app, caller):
         db.session.commit()
         broadcast = db.session.scalar(select(Notification.id))
         task = ConsoleTask(kind="matrix", label="matrix", state="done")
-        db.session.add(task)
+        counts = {"created": 0, "updated": 0, "removed": 0}
+        exam_task = ConsoleTask(kind="exam_import", label="matrix", state="done", plan={
+            "period": "Rok", "start": "2026-01-19", "end": "2026-01-30", "visible": False, "rows_read": 0,
+            "imported": 0, "counts": counts, "warnings": [], "rows": []})
+        timetable_task = ConsoleTask(kind="timetable_import", label="matrix", state="done", plan={
+            "created": [], "updated": [], "removed": [], "new_courses": [], "counts": counts, "live_before": 0,
+            "removed_share": 0.0, "limit": 0.5, "over_limit": False, "audience": 0})
+        db.session.add_all([task, exam_task, timetable_task])
         db.session.commit()
         delivery = WebhookDelivery(webhook_id="msg_matrix", signature="valid", status="failed", http_status=500,
                                    raw_body=b"{}")
@@ -132,7 +159,8 @@ def test_console_matrix_cell(embedded_app, caller):
         running = ConsoleTask(kind="portal_import", label="matrix", state="running")
         db.session.add_all([profile, company, running])
         db.session.commit()
-        ids = {"broadcast": broadcast, "task": task.id, "delivery": delivery.id, "profile": profile.id,
+        ids = {"broadcast": broadcast, "task": task.id, "exam_task": exam_task.id,
+               "timetable_task": timetable_task.id, "period": 1, "delivery": delivery.id, "profile": profile.id,
                "company": company.id}
     for method, rule, path, expected, _note in MATRIX:
         response = client.open(path.format(**ids), method=method)

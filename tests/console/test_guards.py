@@ -3,15 +3,17 @@ console's headers (CSP without inline scripts, no framing, never cached)."""
 import re
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from raf_network.console.auth import CONSOLE_ROLES, console_session_start
+from raf_network.console.pages import audit_log
 from raf_network.extensions import db
 from raf_network.users.models import User
 from tests.factories import user_create
 
 # Routes anyone may open: how one signs in, and the console's own static files.
 PUBLIC = {"console.login", "console.google_start", "console.google_callback", "console.link_sign_in",
-          "console.logout", "console.static"}
+          "console.logout", "console.static", "console.not_found"}
 
 
 def console_rules(app):
@@ -80,3 +82,31 @@ def test_the_console_stylesheet_is_served_by_the_app(embedded_app):
     response = embedded_app.test_client().get("/console/static/console/console.css")
     assert response.status_code == 200 and response.mimetype == "text/css"
     assert "@media" in response.get_data(as_text=True)  # the phone-width layout
+
+
+def test_an_unknown_console_address_is_the_consoles_404_page(embedded_app):
+    response = embedded_app.test_client().get("/console/nema/ove/stranice")
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    assert "Greška 404" in response.get_data(as_text=True)
+    assert embedded_app.test_client().get("/api/nema").is_json  # the API keeps its JSON errors
+
+
+@pytest.mark.parametrize(("raised", "status"), [
+    (RuntimeError("a bug"), 500),
+    (OperationalError("SELECT 1", {}, Exception("server closed the connection")), 503),
+])
+def test_a_failing_console_page_is_an_error_page_not_json(embedded_app, monkeypatch, raised, status):
+    from tests.console.helpers import ConsoleClient
+
+    staff = ConsoleClient(embedded_app)
+
+    def broken(**_kwargs):
+        raise raised
+
+    monkeypatch.setattr(audit_log, "audit_page", broken)
+    response = staff.get("/console/audit")
+    assert response.status_code == status and response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assert f"Greška {status}" in html and "a bug" not in html and "Traceback" not in html
+    if status == 500:
+        assert response.headers["X-Request-ID"] in html  # the officer can quote it; the trace is in the log

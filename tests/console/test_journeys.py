@@ -14,8 +14,8 @@ from tests.factories import bearer, user_create
 from tests.network.conftest import company_add, profile_add
 from tests.stubs.oidc import OidcStub
 
-PAGES = ("/console/", "/console/posts", "/console/broadcast", "/console/users", "/console/audit", "/console/deliveries",
-         "/console/network", "/console/network/companies")
+PAGES = ("/console/", "/console/posts", "/console/broadcast", "/console/exams", "/console/timetable", "/console/users",
+         "/console/audit", "/console/deliveries", "/console/network", "/console/network/companies")
 
 
 def _devices(app, user_ids):

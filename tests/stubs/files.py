@@ -8,12 +8,13 @@
 Any other path is a 404; ``status`` and ``delay`` override the answer of one path (an outage, a slow server),
 ``no_length`` leaves out Content-Length (a size cap must then stop the download itself).
 """
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.stubs import LocalServer
 
 
-class FileServerStub:
+class FileServerStub(LocalServer):
     def __init__(self, files, *, status=None, delay=None, no_length=()):
         self.files, self.status, self.delay, self.no_length = dict(files), dict(status or {}), dict(delay or {}), \
             set(no_length)
@@ -39,19 +40,7 @@ class FileServerStub:
             def log_message(self, *args):
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self.serve(Handler)
 
     def url(self, path):
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{path}"
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
+        return self.address + path

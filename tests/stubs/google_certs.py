@@ -15,11 +15,13 @@ import threading
 import time
 import uuid
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+
+from tests.stubs import LocalServer
 
 CLIENT_ID = "raf-network-test.apps.googleusercontent.com"
 ISSUER = "https://accounts.google.com"
@@ -32,7 +34,7 @@ def _private_key(name):
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-class GoogleCertsStub:
+class GoogleCertsStub(LocalServer):
     def __init__(self):
         self.kid = "stub-key-1"
         self.requests = 0
@@ -57,15 +59,11 @@ class GoogleCertsStub:
             def log_message(self, *args):
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self.serve(Handler)
 
     @property
     def url(self):
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{CERTS_PATH}"
+        return self.address + CERTS_PATH
 
     def jwks(self):
         public = RSAAlgorithm.to_jwk(_private_key(self.kid).public_key(), as_dict=True)
@@ -93,17 +91,3 @@ class GoogleCertsStub:
         return jwt.encode(self.claims(**overrides), _private_key("stranger"), algorithm="RS256",
                           headers={"kid": self.kid})
 
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()

@@ -20,12 +20,13 @@ import secrets
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from jwt.algorithms import RSAAlgorithm
 
+from tests.stubs import LocalServer
 from tests.stubs.google_certs import _private_key
 
 ISSUER = "https://accounts.google.com"
@@ -38,7 +39,7 @@ def _s256(verifier):
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode("ascii")
 
 
-class OidcStub:
+class OidcStub(LocalServer):
     def __init__(self, *, client_id=WEB_CLIENT_ID, client_secret=WEB_CLIENT_SECRET):
         self.client_id, self.client_secret = client_id, client_secret
         self.email = "sluzba@raf.rs"
@@ -89,17 +90,13 @@ class OidcStub:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self.serve(Handler)
 
     # ---- what it serves
 
     @property
     def base_url(self):
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.address
 
     @property
     def discovery_url(self):
@@ -189,17 +186,3 @@ class OidcStub:
 
     # ---- lifecycle
 
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()

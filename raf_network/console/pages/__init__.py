@@ -4,10 +4,12 @@ from raf_network.console.pages import (  # noqa: F401
     broadcast,
     dashboard,
     deliveries,
+    exams,
     network,
     network_companies,
     network_import,
     posts,
     tasks,
+    timetable,
     users,
 )
