@@ -18,6 +18,7 @@ MESSAGES = {
     "Not a valid integer.": "Unesite ceo broj.",
     "Not a valid boolean.": "Neispravna vrednost.",
     "Unknown field.": "Nepoznato polje.",
+    "Not a valid email address.": "Unesite ispravnu e-adresu.",
     "Control characters are not allowed.": "Kontrolni znakovi nisu dozvoljeni.",
     "Control characters are not allowed (line breaks and tabs are).": "Kontrolni znakovi nisu dozvoljeni "
                                                                        "(novi redovi i tabovi jesu).",

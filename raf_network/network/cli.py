@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 from raf_network.errors import ApiError, cli_errors
 from raf_network.network.accounts import profile_link
 from raf_network.network.demo import network_demo_seed
+from raf_network.network.import_summary import report_counts, report_issues
 from raf_network.network.portal_import import portal_import
 from raf_network.network.schemas import display_name
 
@@ -51,30 +52,23 @@ def import_portal_command(url):
     _summary(report)
 
 
-def _counts(counts, *, removed=False):
-    text = f"{counts.created} created, {counts.updated} updated"
-    return f"{text}, {counts.removed} removed" if removed else text
+COUNT_LABELS = {"people": "people", "companies": "companies", "degrees": "degrees",
+                "academic": "academic histories", "employment": "employment histories"}
+ISSUE_LABELS = {"unreadable_dates": "unreadable dates", "failed": "failed fetches", "problems": "other problems"}
 
 
 def _summary(report):
     echo = click.echo
     echo(f"imported from {report.url}: {report.listed} listed, {report.fetched} fetched, "
          f"{len(report.failed)} failed")
-    echo(f"people: {_counts(report.people)}")
-    echo(f"companies: {_counts(report.companies)}")
-    echo(f"degrees: {_counts(report.degrees)}")
-    echo(f"academic histories: {_counts(report.academic, removed=True)}")
-    echo(f"employment histories: {_counts(report.employment, removed=True)}")
+    for name, created, updated, removed in report_counts(report):
+        text = f"{created} created, {updated} updated"
+        echo(f"{COUNT_LABELS[name]}: {text}" + (f", {removed} removed" if removed is not None else ""))
     echo(f"pictures stored: {report.pictures_stored}")
-    echo(f"unreadable dates: {len(report.unreadable_dates)}")
-    for portal_id, name, field, text in report.unreadable_dates:
-        echo(f"  #{portal_id} {name}, {field}: {text!r}")
-    echo(f"failed fetches: {len(report.failed)}")
-    for portal_id, reason in report.failed:
-        echo(f"  #{portal_id}: {reason}")
-    echo(f"other problems: {len(report.problems)}")
-    for portal_id, message in report.problems:
-        echo(f"  {'#' + str(portal_id) if portal_id is not None else 'portal'}: {message}")
+    for name, lines in report_issues(report).items():
+        echo(f"{ISSUE_LABELS[name]}: {len(lines)}")
+        for line in lines:
+            echo(f"  {line}")
     rate = report.fetched / (report.fetch_seconds + report.write_seconds or 1)
     echo(f"took {report.fetch_seconds:.2f} s fetching, {report.write_seconds:.2f} s writing ({rate:.0f} people/s)")
 

@@ -48,10 +48,14 @@ def profile_sort_key(profile):
     return (display_name(profile).casefold(), profile.id)
 
 
+def member_clause():
+    """The network's people, hidden or not: imported, sample, or an alumni account's (``User`` outer-joined)."""
+    return or_(Profile.portal_id.is_not(None), Profile.sample.is_(True), User.role == ALUMNI_ROLE)
+
+
 def listed_clause():
-    """Profiles the directory lists: visible, and imported, sample, or an alumni account's."""
-    return Profile.visible.is_(True) & or_(
-        Profile.portal_id.is_not(None), Profile.sample.is_(True), User.role == ALUMNI_ROLE)
+    """Profiles the directory lists: the visible ones among the network's people."""
+    return Profile.visible.is_(True) & member_clause()
 
 
 def directory_list(*, company=None):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 from raf_network.errors import Conflict, NotFound, ValidationFailed
 from raf_network.extensions import db
 from raf_network.network.accounts import media_release, profile_ensure, profile_of_user
+from raf_network.network.companies import company_by_name
 from raf_network.network.freshness import network_changed
 from raf_network.network.models import Company, EmploymentHistory, Profile
 from raf_network.network.people import picture_loaded
@@ -20,10 +21,12 @@ from raf_network.network.pictures import picture_store
 SELF = "self"
 
 
-def _mark_edited(profile, names):
+def fields_edited_mark(profile, names):
+    """Name ``names`` in the profile's ``edited_fields``: a re-import from the portal keeps their values."""
     edited = list(profile.edited_fields or [])
-    edited.extend(name for name in names if name not in edited)
-    profile.edited_fields = edited  # a new list: the JSON column sees the change
+    added = [name for name in names if name not in edited]
+    if added:
+        profile.edited_fields = edited + added  # a new list: the JSON column sees the change
 
 
 def _profile_loaded(profile_id):
@@ -48,7 +51,7 @@ def own_profile_update(*, user, changes):
     for name in changed:
         setattr(profile, name, changes[name])
     # Marked even when equal to the current value: the person chose it, and a re-import must keep it.
-    _mark_edited(profile, changes)
+    fields_edited_mark(profile, changes)
     network_changed()
     db.session.commit()
     return _profile_loaded(profile.id)
@@ -59,7 +62,7 @@ def profile_picture_set(*, user, data):
     profile = profile_ensure(user=user)
     media = picture_store(data=data, max_bytes=current_app.config["MAX_PICTURE_BYTES"])
     old_key, profile.picture_key = profile.picture_key, media.key
-    _mark_edited(profile, ["picture"])
+    fields_edited_mark(profile, ["picture"])
     db.session.flush()
     if old_key != media.key:
         media_release(keys=[old_key])
@@ -72,7 +75,7 @@ def profile_picture_delete(*, user):
     """Remove the picture (also the stored image, unless another profile shows the same one). Idempotent."""
     profile = profile_ensure(user=user)
     old_key, profile.picture_key = profile.picture_key, None
-    _mark_edited(profile, ["picture"])  # a re-import must not bring the portal's picture back
+    fields_edited_mark(profile, ["picture"])  # a re-import must not bring the portal's picture back
     db.session.flush()
     media_release(keys=[old_key])
     network_changed()
@@ -85,18 +88,16 @@ def profile_picture_delete(*, user):
 
 def _company_resolve(*, company=None, company_name=None):
     """A company by id (unknown → 404, as any reference to nothing), or by name: the existing one of that name
-    (casefolded), else a new one."""
+    (``company_by_name``), else a new one."""
     if company is not None:
         found = db.session.get(Company, company)
         if found is None:
             raise NotFound("the company does not exist",
                                    errors={"json": {"company": [f"no company with id {company}"]}})
         return found
-    folded = company_name.casefold()
-    # Companies are few (hundreds): compared in Python, with the same casefolding on every database.
-    for candidate in db.session.scalars(select(Company).order_by(Company.id)):
-        if candidate.name.casefold() == folded:
-            return candidate
+    found = company_by_name(company_name)
+    if found is not None:
+        return found
     created = Company(name=company_name)
     db.session.add(created)
     return created

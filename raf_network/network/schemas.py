@@ -252,3 +252,22 @@ class PostUpdateSchema(BaseSchema):
 
 class CommentCreateSchema(BaseSchema):
     text = Text(max_length=2000, multiline=True, required=True)
+
+
+# ---- officers' moderation (the console's Mreža) ----
+
+class CompanyRenameSchema(BaseSchema):
+    name = Text(max_length=200, required=True, metadata={"description": "The company's new name"})
+
+
+class CompanyMergeSchema(BaseSchema):
+    """Merge company ``source`` (a duplicate) into ``target``: its jobs move there and it is deleted."""
+
+    source = fields.Integer(required=True, validate=ID)
+    target = fields.Integer(required=True, validate=ID)
+
+
+class ProfileLinkSchema(BaseSchema):
+    """Link the account with this e-mail address to an imported profile (``flask network link``)."""
+
+    email = fields.Email(required=True, validate=validate.Length(max=254))

@@ -6,10 +6,16 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from raf_network.errors import ApiError
 from raf_network.extensions import Blueprint, limiter
-from raf_network.schemas import PAGINATION_HEADER_DOC, PageQuerySchema, pagination_header
+from raf_network.schemas import PAGINATION_HEADER_DOC, pagination_header
 from raf_network.users.auth import auth_required
 from raf_network.webhook import services
-from raf_network.webhook.schemas import DeliveryDetailSchema, DeliveryOutcomeSchema, DeliverySchema, EnvelopeSchema
+from raf_network.webhook.schemas import (
+    DeliveryDetailSchema,
+    DeliveryOutcomeSchema,
+    DeliveryQuerySchema,
+    DeliverySchema,
+    EnvelopeSchema,
+)
 
 blp = Blueprint("webhook", __name__, url_prefix="/api",
                 description="Signed course data from the course service (Standard Webhooks), and its delivery log")
@@ -72,12 +78,16 @@ def _raw_body():
 
 @blp.route("/webhooks/deliveries")
 class Deliveries(MethodView):
-    @blp.arguments(PageQuerySchema, location="query", as_kwargs=True)
+    @blp.arguments(DeliveryQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, DeliverySchema(many=True), headers=PAGINATION_HEADER_DOC)
     @auth_required("admin", "faculty_administrator")
-    def get(self, page, page_size):
-        """Webhook deliveries, newest first (paginated; see the X-Pagination header)"""
-        deliveries, total = services.delivery_list(page=page, page_size=page_size)
+    def get(self, page, page_size, **filters):
+        """Webhook deliveries, newest first, optionally filtered (paginated; see the X-Pagination header)
+
+        Filters combine with AND: outcome (`status`), payload `type`, the UTC days received (`received_from`,
+        `received_to`, both inclusive) and a part of the `webhook_id` (case-insensitive).
+        """
+        deliveries, total = services.delivery_list(page=page, page_size=page_size, **filters)
         return deliveries, pagination_header(page=page, page_size=page_size, total=total)
 
 

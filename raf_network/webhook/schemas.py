@@ -13,7 +13,14 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from raf_network.courses.catalogue import FAMILIES, ChangeSet
 from raf_network.courses.models import DAY_CODES, KINDS
 from raf_network.courses.values import GROUP_PATTERN, day_index
-from raf_network.schemas import SINGLE_LINE_CONTROLS, SINGLE_LINE_PATTERN, BaseSchema, UtcDateTime
+from raf_network.schemas import (
+    SINGLE_LINE_CONTROLS,
+    SINGLE_LINE_PATTERN,
+    BaseSchema,
+    PageQuerySchema,
+    UtcDateTime,
+)
+from raf_network.webhook.models import STATUSES
 
 SNAPSHOT, DELTA = "courses.snapshot", "courses.delta"
 CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -262,6 +269,22 @@ class DeliveryOutcomeSchema(BaseSchema):
     created = fields.Integer(dump_only=True)
     updated = fields.Integer(dump_only=True)
     removed = fields.Integer(dump_only=True)
+
+
+class DeliveryQuerySchema(PageQuerySchema):
+    """The delivery log's filters (``GET /api/webhooks/deliveries``, the console's Isporuke): all optional, combined
+    with AND. Days are UTC days, both ends inclusive (an end before the start matches nothing)."""
+
+    status = fields.String(validate=validate.OneOf(STATUSES),
+                           metadata={"description": "Only deliveries with this outcome"})
+    type = fields.String(validate=validate.OneOf([SNAPSHOT, DELTA]),
+                         metadata={"description": "Only deliveries of this payload type"})
+    received_from = fields.Date(metadata={"maxLength": 10,
+                                          "description": "Received on or after this day (UTC), YYYY-MM-DD"})
+    received_to = fields.Date(metadata={"maxLength": 10,
+                                        "description": "Received on or before this day (UTC), YYYY-MM-DD"})
+    webhook_id = fields.String(validate=validate.Length(min=1, max=255), metadata={
+        "description": "Only deliveries whose webhook-id contains this text (case-insensitive)"})
 
 
 class DeliverySchema(BaseSchema):

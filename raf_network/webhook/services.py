@@ -13,7 +13,8 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as clock
 
 from flask import current_app
 from marshmallow import ValidationError
@@ -279,17 +280,38 @@ def _failed_record(*, webhook_id, body, source_address, signature, replay_of, ex
 # Reading the log
 # --------------------------------------------------------------------------------------------------
 
-def delivery_list(*, page, page_size):
-    """A page of deliveries, newest first (without bodies and change sets), and the total count."""
-    total = db.session.scalar(select(func.count()).select_from(WebhookDelivery))
+def delivery_list(*, page, page_size, status=None, type=None, received_from=None, received_to=None,
+                  webhook_id=None):
+    """A page of deliveries, newest first (without bodies and change sets), and the total count: two queries.
+
+    Filters (None: any): ``status``, payload ``type``, received between the UTC days ``received_from`` and
+    ``received_to`` (both inclusive), ``webhook_id`` containing a text (case-insensitive)."""
+    conditions = []
+    if status is not None:
+        conditions.append(WebhookDelivery.status == status)
+    if type is not None:
+        conditions.append(WebhookDelivery.type == type)
+    if received_from is not None:
+        conditions.append(WebhookDelivery.received_at >= _day_start(received_from))
+    if received_to is not None and received_to < date.max:  # the last day there is has no day after it
+        conditions.append(WebhookDelivery.received_at < _day_start(received_to + timedelta(days=1)))
+    if webhook_id:
+        # webhook-ids are printable ASCII, so lower() folds them alike on every database.
+        conditions.append(func.lower(WebhookDelivery.webhook_id).contains(webhook_id.lower(), autoescape=True))
+    total = db.session.scalar(select(func.count()).select_from(WebhookDelivery).where(*conditions))
     deliveries = db.session.scalars(
         select(WebhookDelivery)
         .options(defer(WebhookDelivery.raw_body, raiseload=True),
                  defer(WebhookDelivery.error, raiseload=True))
+        .where(*conditions)
         .order_by(WebhookDelivery.id.desc())
         .limit(page_size).offset((page - 1) * page_size)
     ).all()
     return deliveries, total
+
+
+def _day_start(day):
+    return datetime.combine(day, clock.min, tzinfo=timezone.utc)
 
 
 def delivery_get(*, delivery_id):

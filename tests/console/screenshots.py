@@ -27,15 +27,18 @@ def _app(workdir):
 
 
 def _world(app):
-    """Demo data: the demo catalogue, officers, students with phones, alumni, posts with comments, a broadcast."""
+    """Demo data: the demo catalogue, the demo network, officers, students with phones, alumni, posts with comments,
+    a broadcast, webhook deliveries (one failed, one rejected), a finished portal import."""
     from raf_network.courses.seed import seed_run
     from raf_network.extensions import db
+    from raf_network.network.demo import network_demo_seed
     from raf_network.network.posts import comment_create, post_create
     from raf_network.notifications.broadcasts import broadcast_create
     from raf_network.users.models import Device, User
 
     with app.app_context():
         seed_run()
+        network_demo_seed()  # before anyone writes: it fills only an empty network
         people = [("ana.jovanovic@raf.rs", "faculty_administrator", "Ana", "Jovanović"),
                   ("admin@raf.rs", "admin", "Marko", "Petrović"),
                   ("jpetrovic0121rn@raf.rs", "student", "Jovana", "Petrović"),
@@ -92,6 +95,7 @@ def _history(sender_id):
     """Made-up past pushes for the chart, and a delivery from the course service."""
     from datetime import datetime, timedelta, timezone
 
+    from raf_network.console.models import ConsoleTask
     from raf_network.extensions import db
     from raf_network.notifications.models import Notification
     from raf_network.webhook.models import WebhookDelivery
@@ -107,6 +111,19 @@ def _history(sender_id):
     db.session.add(WebhookDelivery(webhook_id="msg_demo", signature="valid", type="courses.delta", status="applied",
                                    http_status=200, created_count=2, updated_count=5, removed_count=1,
                                    raw_body=b"{}", received_at=now - timedelta(hours=3)))
+    db.session.add(WebhookDelivery(
+        webhook_id="msg_demo_failed", signature="valid", type="courses.delta", status="failed", http_status=500,
+        raw_body=b'{"type": "courses.delta", "data": {"schedule": []}}', received_at=now - timedelta(hours=2),
+        error={"message": "OperationalError: database is locked"}))
+    db.session.add(WebhookDelivery(
+        webhook_id="msg_demo_rejected", signature="valid", type="courses.snapshot", status="rejected",
+        http_status=422, raw_body=b'{"type": "courses.snapshot"}', received_at=now - timedelta(hours=1),
+        error={"message": "the payload is invalid; nothing was written",
+               "errors": {"data.schedule[17].start": ["Not a valid time (HH:MM)."]}}))
+    db.session.add(ConsoleTask(
+        kind="portal_import", label="Uvoz sa alumni portala", state="done", created_by_id=sender_id,
+        progress_done=412, progress_total=412, finished_at=now - timedelta(days=1),
+        result={"summary": [["Preuzeto", 412], ["Osobe", "dodato 3, izmenjeno 17"]], "notes": []}))
     db.session.commit()
 
 

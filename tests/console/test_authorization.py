@@ -14,7 +14,9 @@ from sqlalchemy import select
 
 from raf_network.console.models import ConsoleTask
 from raf_network.extensions import db
+from raf_network.network.models import Company, Profile
 from raf_network.notifications.models import Notification
+from raf_network.webhook.models import WebhookDelivery
 from tests.console.helpers import ConsoleClient
 from tests.console.test_guards import PUBLIC, session_client
 
@@ -58,6 +60,25 @@ MATRIX = [
     ("POST", "/console/users/enable", "/console/users/enable", ACTION, "an admin: admins only; not oneself"),
     ("GET", "/console/audit", "/console/audit", PAGE, "Dnevnik"),
     ("GET", "/console/tasks/<int:task_id>", "/console/tasks/{task}", PAGE, "an import's progress (a job)"),
+    ("GET", "/console/deliveries", "/console/deliveries", PAGE, "Isporuke (filters as the API's)"),
+    ("GET", "/console/deliveries/<int:delivery_id>", "/console/deliveries/{delivery}", PAGE,
+     "change set, error, body"),
+    ("POST", "/console/deliveries/<int:delivery_id>/replay", "/console/deliveries/{delivery}/replay", ACTION,
+     "replay (`delivery_replay`; force overrides the mass-deletion guard)"),
+    ("GET", "/console/network", "/console/network", PAGE, "Mreža: people, hidden ones included; the portal import"),
+    ("POST", "/console/network/people/<int:profile_id>/hide", "/console/network/people/{profile}/hide", ACTION,
+     "out of the directory (as the owner's `visible: false`)"),
+    ("POST", "/console/network/people/<int:profile_id>/show", "/console/network/people/{profile}/show", ACTION,
+     "back in the directory"),
+    ("POST", "/console/network/people/<int:profile_id>/link", "/console/network/people/{profile}/link", ACTION,
+     "account ↔ imported profile (`profile_link`)"),
+    ("GET", "/console/network/companies", "/console/network/companies", PAGE, "companies with their jobs"),
+    ("POST", "/console/network/companies/<int:company_id>/rename", "/console/network/companies/{company}/rename",
+     ACTION, "rename (not to another company's name)"),
+    ("POST", "/console/network/companies/merge", "/console/network/companies/merge", ACTION,
+     "merge a duplicate (one transaction)"),
+    ("POST", "/console/network/import", "/console/network/import", ACTION,
+     "portal import as a task (409 while one runs)"),
 ]
 # Sign-in itself: open to anyone (the anonymous answer; a signed-in officer is sent on to Pregled).
 PUBLIC_ROWS = [
@@ -129,8 +150,18 @@ def test_console_matrix_cell(embedded_app, caller):
             "removed_share": 0.0, "limit": 0.5, "over_limit": False, "audience": 0})
         db.session.add_all([task, exam_task, timetable_task])
         db.session.commit()
+        delivery = WebhookDelivery(webhook_id="msg_matrix", signature="valid", status="failed", http_status=500,
+                                   raw_body=b"{}")
+        db.session.add(delivery)
+        db.session.commit()
+        profile, company = Profile(first_name="Matrica", portal_id=1), Company(name="Matrica")
+        # A portal import "running": the matrix's own start is refused (409), so no import reaches for a portal.
+        running = ConsoleTask(kind="portal_import", label="matrix", state="running")
+        db.session.add_all([profile, company, running])
+        db.session.commit()
         ids = {"broadcast": broadcast, "task": task.id, "exam_task": exam_task.id,
-               "timetable_task": timetable_task.id, "period": 1}
+               "timetable_task": timetable_task.id, "period": 1, "delivery": delivery.id, "profile": profile.id,
+               "company": company.id}
     for method, rule, path, expected, _note in MATRIX:
         response = client.open(path.format(**ids), method=method)
         cell = expected[caller]

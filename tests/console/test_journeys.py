@@ -11,10 +11,11 @@ from tests.console.conftest import PHONE, console_link
 from tests.console.helpers import ConsoleClient, page_text
 from tests.console.test_sign_in import _oidc_settings
 from tests.factories import bearer, user_create
+from tests.network.conftest import company_add, profile_add
 from tests.stubs.oidc import OidcStub
 
 PAGES = ("/console/", "/console/posts", "/console/broadcast", "/console/exams", "/console/timetable", "/console/users",
-         "/console/audit")
+         "/console/audit", "/console/deliveries", "/console/network", "/console/network/companies")
 
 
 def _devices(app, user_ids):
@@ -104,6 +105,8 @@ def test_every_field_on_every_page_has_a_label(embedded_app):
     staff = ConsoleClient(embedded_app, role="admin")
     user_create(embedded_app, role="student")
     staff.post("/console/posts", {"title": "Objava", "text": "Tekst"})
+    profile_add(embedded_app, first_name="Uvezena", last_name="Osoba", portal_id=1)  # its account-link field
+    company_add(embedded_app, "Firma")  # its rename field
     seen = 0
     for path in PAGES + ("/console/login",):
         fields = _Fields()

@@ -98,3 +98,16 @@ def catalogue_writes(statements):
 def entry_row(app, external_id):
     with app.app_context():
         return db.session.scalar(select(ScheduleEntry).where(ScheduleEntry.external_id == external_id))
+
+
+def delivery_add(app, *, webhook_id=None, status="applied", type="courses.delta", received_at=None, body=b"{}",
+                 error=None, http_status=None, **fields):
+    """A delivery record written straight into the log (as an earlier delivery left it). Returns its id."""
+    with app.app_context():
+        delivery = WebhookDelivery(
+            webhook_id=webhook_id or f"msg_log_{next(_ids)}", status=status, type=type, signature="valid",
+            http_status=http_status or {"applied": 200, "duplicate": 200, "rejected": 422, "failed": 500}[status],
+            raw_body=body, error=error, **({"received_at": received_at} if received_at else {}), **fields)
+        db.session.add(delivery)
+        db.session.commit()
+        return delivery.id

@@ -16,6 +16,10 @@ ACTION_LABELS = {
     "post_create": "nova objava", "post_delete": "brisanje objave", "comment_delete": "brisanje komentara",
     "broadcast_dry_run": "provera dometa obaveštenja", "broadcast_send": "slanje obaveštenja",
     "user_role_set": "promena uloge", "user_disable": "onemogućen nalog", "user_enable": "omogućen nalog",
+    "delivery_replay": "ponovljena isporuka",
+    "profile_hide": "skrivena osoba", "profile_show": "prikazana osoba", "profile_link": "povezan nalog sa profilom",
+    "company_rename": "preimenovana kompanija", "company_merge": "spojene kompanije",
+    "portal_import_start": "pokrenut uvoz sa portala",
 }
 
 
