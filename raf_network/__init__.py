@@ -120,6 +120,13 @@ def _sqlite_pragmas(app):
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
+        # SQLite's own lower() folds ASCII only, so a search for "šaponjić" never found "Šaponjić"; Python's, as
+        # PostgreSQL's (UTF-8 locale), folds every letter. No index is built on lower(), so none is affected.
+        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+
+
+def _unicode_lower(value):
+    return value.lower() if isinstance(value, str) else value
 
 
 def register_errorhandlers(app):

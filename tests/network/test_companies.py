@@ -42,6 +42,9 @@ def test_companies_are_found_with_their_jobs_and_people_in_two_queries(duplicate
         assert [(company.name, jobs, people) for company, jobs, people in rows_found] == [
             ("htec d.o.o.", 3, 2), ("HTEC Group", 1, 1)]
         assert total == 2 and company_search(text="")[1] == 3
+    company_add(app, "Čarobni Štapić")
+    with app.app_context():  # beyond ASCII too (SQLite's own lower() folds ASCII only)
+        assert [company.name for company, _jobs, _people in company_search(text="čarobni š")[0]] == ["Čarobni Štapić"]
     assert len(statements) == 4
 
 

@@ -46,6 +46,13 @@ def test_everyone_of_the_network_is_found_hidden_ones_included(app):
     assert len(statements) == 2
 
 
+def test_names_are_found_whatever_their_letters_case(app):
+    # SQLite's own lower() folds ASCII only: "Šaponjić" was never found by "šaponjić" (the embedded default).
+    profile_add(app, first_name="Đorđe", last_name="Šaponjić", portal_id=7)
+    assert _names(app, text="šaponjić") == (["Đorđe Šaponjić"], 1)
+    assert _names(app, text="ĐORĐE Š") == (["Đorđe Šaponjić"], 1)
+
+
 def test_hiding_takes_a_person_out_of_the_directory_and_company_lists_at_once(app):
     jelena = profile_add(app, first_name="Jelena", last_name="Zorić", portal_id=1)
     profile_add(app, first_name="Marko", last_name="Marković", portal_id=2)
