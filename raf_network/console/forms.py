@@ -19,6 +19,8 @@ MESSAGES = {
     "Not a valid boolean.": "Neispravna vrednost.",
     "Unknown field.": "Nepoznato polje.",
     "Not a valid email address.": "Unesite ispravnu e-adresu.",
+    "only an admin may link an account whose role is not alumni to an alumnus's profile":
+        "Samo administrator može da poveže sa profilom alumniste nalog koji nije alumni nalog.",
     "Control characters are not allowed.": "Kontrolni znakovi nisu dozvoljeni.",
     "Control characters are not allowed (line breaks and tabs are).": "Kontrolni znakovi nisu dozvoljeni "
                                                                        "(novi redovi i tabovi jesu).",

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import defer
 
 from raf_network.console.models import ConsoleTask
 from raf_network.errors import ApiError, Conflict, NotFound
@@ -125,6 +126,7 @@ def task_start_new(*, kind, label, created_by, params=None):
     same kind is queued or running. Commits; the job is enqueued after the commit."""
     if kind not in RUNNERS:
         raise ValueError(f"no runner for console task kind {kind!r}")
+    tasks_recover()  # without a worker (the embedded default) nothing else would: a dead thread's task must not block
     active = db.session.scalar(select(ConsoleTask.id).where(ConsoleTask.kind == kind,
                                                             ConsoleTask.state.in_(ACTIVE_STATES)).limit(1))
     if active is not None:
@@ -139,9 +141,9 @@ def task_start_new(*, kind, label, created_by, params=None):
 
 
 def task_list(*, kind, limit=10):
-    """The latest tasks of ``kind`` (planned ones included), newest first: one query."""
-    return db.session.scalars(select(ConsoleTask).where(ConsoleTask.kind == kind)
-                              .order_by(ConsoleTask.id.desc()).limit(limit)).all()
+    """The latest tasks of ``kind`` (planned ones included), newest first, without their uploaded text: one query."""
+    return db.session.scalars(select(ConsoleTask).options(defer(ConsoleTask.input_text, raiseload=True))
+                              .where(ConsoleTask.kind == kind).order_by(ConsoleTask.id.desc()).limit(limit)).all()
 
 
 def _progress_write(task_id, done, total):
@@ -186,13 +188,13 @@ def _finish(task_id, *, state, result=None, error=""):
 
 
 def tasks_recover():
-    """Worker hook: a task left running past ``JOB_TIMEOUT`` + 60 s by a worker that died is marked failed (its
-    import ran in one transaction, so it applied nothing)."""
+    """A task left running past ``JOB_TIMEOUT`` + 60 s — by a worker that died, or by a web process whose
+    background thread died with it — is marked failed (its import ran in one transaction, so it applied nothing).
+    A worker hook, and run before an exclusive task starts (the embedded default has no worker). Commits."""
     cutoff = _now() - timedelta(seconds=current_app.config["JOB_TIMEOUT"] + 60)
-    stale = db.session.execute(update(ConsoleTask).where(ConsoleTask.state == "running",
-                                                         ConsoleTask.started_at < cutoff)
-                               .values(state="failed", finished_at=_now(),
-                                       error="the worker running this task stopped; start it again"))
+    stale = db.session.execute(
+        update(ConsoleTask).where(ConsoleTask.state == "running", ConsoleTask.started_at < cutoff)
+        .values(state="failed", finished_at=_now(), error="the worker running this task stopped; start it again"))
     db.session.commit()
     if stale.rowcount:
         log.warning("marked %d console task(s) left running by a stopped worker as failed", stale.rowcount)

@@ -3,6 +3,8 @@ source describes it) against the stored one and computes what to write and the d
 updated with old → new / removed); ``catalogue_write`` writes a plan in a few bulk statements. Nothing is written
 when nothing changed. Callers go through ``changes.catalogue_change_apply``, which records and announces it.
 """
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 
@@ -44,6 +46,11 @@ class ChangeSet:
 
     def to_json(self):
         return {"created": self.created, "updated": self.updated, "removed": self.removed}
+
+    @property
+    def fingerprint(self):
+        """A digest of exactly what this change set does: a confirmation compares it with the dry run's."""
+        return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass

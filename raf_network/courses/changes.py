@@ -14,6 +14,7 @@ from sqlalchemy import event
 from raf_network.cache import cache_families_invalidate
 from raf_network.courses.catalogue import catalogue_write
 from raf_network.courses.models import CatalogueChange
+from raf_network.errors import Conflict
 from raf_network.extensions import db
 
 # Which cached responses each family of catalogue data feeds (see raf_network.cache).
@@ -26,11 +27,16 @@ catalogue_changed = signals.signal("catalogue-changed")
 
 
 
-def catalogue_change_apply(*, plan, source):
+def catalogue_change_apply(*, plan, source, expected_fingerprint=None):
     """Write ``plan`` (a ``catalogue.CataloguePlan``) in the current transaction, record it and arrange its
     announcement for when the caller commits; returns its ChangeSet (``change_id`` set when something changed).
 
-    An empty plan writes, records and announces nothing: an identical re-delivery or re-import is a no-op."""
+    An empty plan writes, records and announces nothing: an identical re-delivery or re-import is a no-op.
+    ``expected_fingerprint`` (a dry run's ``ChangeSet.fingerprint``, for a confirmed upload): the plan must do
+    exactly what that dry run showed, else Conflict and nothing is written — the catalogue changed in between."""
+    if expected_fingerprint is not None and plan.changes.fingerprint != expected_fingerprint:
+        raise Conflict("the catalogue changed since this file was checked, so it would now do something else than "
+                       "what was shown; nothing was written. Check the file again.")
     changes = catalogue_write(plan)
     if not changes.empty:
         record = CatalogueChange(source=source[:128], changes=changes.to_json())

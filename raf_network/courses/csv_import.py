@@ -96,16 +96,17 @@ def schedule_plan(*, text):
 
 
 def schedule_import(*, text, source="import-schedule", force=False,
-                    remedy="Run it again with --force if the timetable really shrank."):
+                    remedy="Run it again with --force if the timetable really shrank.", expected_fingerprint=None):
     """Import a timetable CSV: it replaces the whole timetable (courses are upserted, never removed), as one
     catalogue change (``changes.catalogue_change_apply``: the cache and the students it affects are told).
 
     The mass-deletion guard applies (``guards.mass_deletion_check``, as for a webhook snapshot) unless ``force``: a
     file removing more than ``WEBHOOK_MAX_DELETE_SHARE`` of the timetable is refused (409, ``remedy`` saying how to
-    insist). Returns the ChangeSet; raises ValidationFailed (nothing written) when any row is bad.
+    insist). ``expected_fingerprint``: see ``changes.catalogue_change_apply``. Returns the ChangeSet; raises
+    ValidationFailed (nothing written) when any row is bad.
     """
     _parsed, plan = schedule_plan(text=text)
     mass_deletion_check(plan, force=force, what="this timetable", remedy=remedy)
-    changes = catalogue_change_apply(plan=plan, source=source)
+    changes = catalogue_change_apply(plan=plan, source=source, expected_fingerprint=expected_fingerprint)
     db.session.commit()
     return changes

@@ -380,14 +380,15 @@ def _stale_exams(stored_period, keys):
 
 
 def exam_schedule_import(*, text, period, year=None, start=None, end=None, visible=None, dry_run=False,
-                         strict=False, today=None, source=None):
+                         strict=False, today=None, source=None, expected_fingerprint=None):
     """Import one exam period from the exam office's file (see the module docstring); returns the report.
 
     The period is keyed by its name: importing the same name again replaces its exams, other periods are
     untouched. All of it is one transaction, committed as one catalogue change (``courses.changes``): the cache
     is invalidated as for a webhook change, and the subscribers of the courses whose exams were announced (a
     visible period's new or moved exams) get one notification per import. ``dry_run`` plans and reports but
-    writes nothing. ``source`` records who made the change (default ``import-exams:<period>``). Raises
+    writes nothing. ``source`` records who made the change (default ``import-exams:<period>``);
+    ``expected_fingerprint``: see ``changes.catalogue_change_apply``. Raises
     ValidationFailed (nothing written) as ``exam_import_plan`` does.
     """
     parsed = exam_schedule_parse(text, year=year, today=today)
@@ -397,7 +398,8 @@ def exam_schedule_import(*, text, period, year=None, start=None, end=None, visib
         report.dry_run = True
         db.session.rollback()
         return report
-    catalogue_change_apply(plan=planned.plan, source=source or f"import-exams:{report.period}")
+    catalogue_change_apply(plan=planned.plan, source=source or f"import-exams:{report.period}",
+                           expected_fingerprint=expected_fingerprint)
     db.session.commit()
     report.period_id = db.session.scalar(
         select(ExamPeriod.id).where(ExamPeriod.external_id == period_external_id(period)))

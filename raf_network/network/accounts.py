@@ -20,7 +20,7 @@ import logging
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from raf_network.errors import Conflict, NotFound, ValidationFailed
+from raf_network.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from raf_network.extensions import db
 from raf_network.network.freshness import network_changed
 from raf_network.network.models import Comment, EmploymentHistory, Media, Post, Profile
@@ -113,14 +113,18 @@ def on_user_deleting(user, **_extra):
              "deleted" if _owned_by_account(profile) else "unlinked and kept")
 
 
-def profile_link(*, email, profile_id):
+def profile_link(*, email, profile_id, alumni_only=False):
     """Attach the account ``email`` to the imported profile ``profile_id``. Returns (profile, moved counts).
 
-    Refused (ValidationFailed/Conflict/NotFound, nothing written): an unknown account or profile, a profile that
-    is not imported, one linked to another account, an account already linked to another imported profile."""
+    Refused (ValidationFailed/Conflict/NotFound/Forbidden, nothing written): an unknown account or profile, a
+    profile that is not imported, one linked to another account, an account already linked to another imported
+    profile; with ``alumni_only`` (a faculty administrator in the console — only operators and admins may), an
+    account whose role is not ``alumni``: it would then write as that alumnus."""
     user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
         raise NotFound(f"no account with e-mail {email.strip().lower()!r}")
+    if alumni_only and user.role != "alumni":
+        raise Forbidden("only an admin may link an account whose role is not alumni to an alumnus's profile")
     profile = db.session.get(Profile, profile_id)
     if profile is None:
         raise NotFound(f"no network profile {profile_id}")

@@ -263,3 +263,17 @@ def test_an_exam_import_on_postgres_and_redis_runs_on_the_worker(make_pg_app, li
         assert len(exams) == 78
         with app.app_context():
             assert db.session.scalar(select(ConsoleTask.state)) == "done"
+
+
+def test_a_confirmation_applies_only_what_its_dry_run_showed(embedded_app, raspored_text, kol_nedelja_text):
+    """The period was imported another way between the dry run and the confirmation: the job's plan is no longer
+    the match table the officer confirmed, so it applies nothing."""
+    app = embedded_app
+    timetable_load(app, raspored_text)
+    staff = ConsoleClient(app)
+    task_id = planned_task_id(upload(staff, "/console/exams/upload", kol_nedelja_text, **_options()))
+    with app.app_context():  # e.g. an operator's flask import-exams of the same file meanwhile
+        exam_schedule_import(text=kol_nedelja_text, period=PERIOD, year=2023, visible=True)
+    staff.post(f"/console/exams/uploads/{task_id}/confirm", {"input_sha256": task_of(app, task_id).input_sha256})
+    failed = task_wait(app, task_id)
+    assert failed.state == "failed" and "changed since this file was checked" in failed.error

@@ -360,3 +360,19 @@ def test_a_portal_import_on_postgres_and_redis_through_the_worker(make_pg_app, l
         assert "dodato 3, izmenjeno 0" in page.locator("#ishod").inner_text()
         assert _directory(app, server.url) == ["Ana Anić", "Jelena Zorić", "Marko Marković"]
         assert portal.requests["/rs/api/list"] == 1  # one import ran, by the worker
+
+
+def test_only_an_admin_links_an_account_that_is_not_an_alumnus(embedded_app):
+    """Linked, an account writes as that alumnus: a faculty administrator may link alumni accounts only (not their
+    own staff account, not a student's); an admin (or an operator, flask network link) may link any."""
+    officer, admin = ConsoleClient(embedded_app), ConsoleClient(embedded_app, role="admin")
+    imported = profile_add(embedded_app, first_name="Jelena", last_name="Zorić", portal_id=1)
+    student = user_create(embedded_app, role="student", email="jzoric1019rn@raf.rs")
+    before = network_rows(embedded_app)
+    for email in (officer.email, "jzoric1019rn@raf.rs"):
+        response = officer.post(f"/console/network/people/{imported}/link", {"email": email})
+        assert response.status_code == 403 and "Samo administrator" in page_text(response)
+    assert network_rows(embedded_app) == before and not _audit(embedded_app, "profile_link")
+    assert admin.post(f"/console/network/people/{imported}/link", {"email": "jzoric1019rn@raf.rs"}).status_code == 302
+    with embedded_app.app_context():
+        assert db.session.get(Profile, imported).user_id == student

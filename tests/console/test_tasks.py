@@ -28,7 +28,7 @@ def echo_runner(monkeypatch):
             raise RuntimeError("the file <b>broke</b>")
         db.session.commit()
         progress(2, 2)
-        return {"summary": [["Redova", len(task.input_text.splitlines())], ["Oznaka", "<i>x</i>"]]}
+        return {"summary": [["Redova", len((task.input_text or "").splitlines())], ["Oznaka", "<i>x</i>"]]}
 
     monkeypatch.setitem(tasks.RUNNERS, KIND, tasks.Runner(kind=KIND, run=run, page="console.dashboard"))
     return runs
@@ -124,3 +124,16 @@ def test_a_task_a_dead_worker_left_running_is_marked_failed(app, echo_runner):
         assert db.session.get(ConsoleTask, stale).state == "failed"
     assert 'http-equiv="refresh"' in page_text(staff.get(f"/console/tasks/{fresh}"))
     assert staff.get("/console/tasks/999999").status_code == 404
+
+
+def test_a_task_a_dead_thread_left_running_does_not_block_the_next_one(app, echo_runner):
+    """The embedded default has no worker to run the hook: starting an exclusive task recovers stale ones first."""
+    ConsoleClient(app)
+    with app.test_request_context():
+        first = tasks.task_start_new(kind=KIND, label="uvoz", created_by=_staff(app)).id
+        task = db.session.get(ConsoleTask, first)
+        task.state, task.started_at = "running", datetime.now(timezone.utc) - timedelta(hours=1)
+        db.session.commit()
+        second = tasks.task_start_new(kind=KIND, label="uvoz", created_by=_staff(app)).id
+        assert db.session.get(ConsoleTask, first).state == "failed"
+        assert db.session.get(ConsoleTask, second).state == "done"

@@ -180,3 +180,18 @@ def test_an_officer_changes_a_room_in_the_browser(staff_page, raspored_text, tmp
     page.get_by_role("button", name="Potvrdi uvoz").click()
     page.locator("#stanje-zadatka[data-state=done]").wait_for(timeout=30_000)
     assert NEW_ROOM in rooms() and OLD_ROOM in rooms()  # one entry moved; others keep Raf04
+
+
+def test_a_confirmation_applies_only_what_its_dry_run_showed(embedded_app, raspored_text):
+    """The timetable changed between the dry run and the confirmation (here: another import made the same change):
+    the job would now do something else than the diff the officer confirmed, so it applies nothing."""
+    app = embedded_app
+    timetable_load(app, raspored_text)
+    staff = ConsoleClient(app)
+    task_id = planned_task_id(upload(staff, "/console/timetable/upload", _room_changed(raspored_text)))
+    timetable_load(app, _room_changed(raspored_text).replace(NEW_ROOM, "Raf77 (drugo)"))
+    changes = _changes(app)
+    staff.post(f"/console/timetable/uploads/{task_id}/confirm", {"input_sha256": task_of(app, task_id).input_sha256})
+    failed = task_wait(app, task_id)
+    assert failed.state == "failed" and "changed since this file was checked" in failed.error
+    assert _changes(app) == changes

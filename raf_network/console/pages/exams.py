@@ -115,7 +115,7 @@ def match_table(report):
     return {
         "period": report.period, "start": report.start_date.isoformat(), "end": report.end_date.isoformat(),
         "visible": report.visible, "rows_read": report.rows_read, "imported": report.imported,
-        "counts": report.changes.counts, "warnings": report.warnings,
+        "counts": report.changes.counts, "warnings": report.warnings, "fingerprint": report.changes.fingerprint,
         "rows": [{"line": row.line, "name": row.name, "status": match.status, "course": match.course,
                   "score": match.score, "candidates": [[name, score] for name, score in match.candidates],
                   "date": row.date.isoformat(), "time": row.time, "classroom": row.classroom}
@@ -185,7 +185,7 @@ def exam_import_run(task, progress):
     options = _options_load(task.params)
     progress(0, 1)
     report = exam_import.exam_schedule_import(text=task.input_text, source=f"console:{task.created_by_id}",
-                                              **options)
+                                              expected_fingerprint=task.plan.get("fingerprint"), **options)
     progress(1, 1)
     counts = report.changes.counts
     notes = [f"red {line}: „{name}“ {STATUS_TEXTS[status]}, nije uvezen (kandidati: "

@@ -12,7 +12,7 @@ from marshmallow import fields, validate
 from wtforms import StringField
 
 from raf_network.console.audit import audit_record
-from raf_network.console.auth import staff_required
+from raf_network.console.auth import current_console_user, staff_required
 from raf_network.console.blueprint import blp
 from raf_network.console.forms import ConsoleForm, form_load, message_translate, query_load
 from raf_network.console.tasks import task_list
@@ -96,7 +96,8 @@ def profile_account_link(profile_id):
     if body is None:
         return people_page_render(link_error=(profile_id, email, form.email.errors or form.form_errors), status=422)
     try:
-        profile, moved = profile_link(email=body["email"], profile_id=profile_id)
+        profile, moved = profile_link(email=body["email"], profile_id=profile_id,
+                                      alumni_only=current_console_user().role != "admin")
     except ApiError as refusal:
         return people_page_render(link_error=(profile_id, email, [message_translate(refusal.message)]),
                                   status=refusal.code)

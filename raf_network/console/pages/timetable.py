@@ -62,6 +62,7 @@ def timetable_upload():
         return _page(form, refusal={"message": exc.message, "lines": refusal_lines(exc.errors)}, status=422)
     diff = dry_run.to_json()
     diff["audience"] = len(timetable_change_audience(changes=dry_run.plan.changes.to_json()))
+    diff["fingerprint"] = dry_run.plan.changes.fingerprint  # the confirmed job must do exactly this
     name = upload_name(form)
     task = task_plan(kind=KIND, label=f"{name} → raspored", created_by=current_console_user(), params={},
                      input_text=text, plan=diff)
@@ -117,7 +118,8 @@ def timetable_import_run(task, progress):
     progress(0, 1)
     changes = schedule_import(text=task.input_text, source=f"console:{task.created_by_id}",
                               force=bool(task.params.get("force")),
-                              remedy="Upload it again and confirm with \"I know\" if the timetable really shrank.")
+                              remedy="Upload it again and confirm with \"I know\" if the timetable really shrank.",
+                              expected_fingerprint=task.plan.get("fingerprint"))
     progress(1, 1)
     counts = changes.counts
     return {"summary": [["Novih stavki", counts["created"]], ["Izmenjenih stavki", counts["updated"]],
