@@ -6,6 +6,8 @@ from sqlalchemy import func, insert, select
 
 from raf_network.courses.catalogue import catalogue_plan, catalogue_write
 from raf_network.extensions import db
+from raf_network.notifications.broadcasts import broadcast_create
+from raf_network.notifications.models import Notification
 from raf_network.users.models import Device, Subscription
 from tests.stubs.fcm import FcmStub, service_account
 
@@ -60,6 +62,23 @@ def devices_bulk(app, rows):
 def count(app, model, *where):
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def broadcast_to(app, **audience):
+    """An announcement (to everyone unless ``audience``) through the service; its result."""
+    with app.app_context():
+        return broadcast_create(sender_id=None, title="Obaveštenje", body="Sutra nema nastave",
+                                audience=audience or {"all": True}, data={"url": "https://raf.edu.rs"})
+
+
+def notification_get(app, notification_id):
+    with app.app_context():
+        return db.session.get(Notification, notification_id)
+
+
+def tokens_left(app):
+    with app.app_context():
+        return set(db.session.scalars(select(Device.token)))
 
 
 @pytest.fixture

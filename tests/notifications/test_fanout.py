@@ -8,28 +8,11 @@ from sqlalchemy import select
 
 from raf_network.extensions import db
 from raf_network.jobs import queue_get, redis_connection
-from raf_network.notifications.broadcasts import broadcast_create
 from raf_network.notifications.models import Notification, PushDelivery
 from raf_network.notifications.tasks import notification_push
 from raf_network.users.models import Device
 from tests.factories import user_create
-from tests.notifications.conftest import count, device_add
-
-
-def _broadcast(app, **audience):
-    with app.app_context():
-        return broadcast_create(sender_id=None, title="Obaveštenje", body="Sutra nema nastave",
-                                audience=audience or {"all": True}, data={"url": "https://raf.edu.rs"})
-
-
-def _notification(app, notification_id):
-    with app.app_context():
-        return db.session.get(Notification, notification_id)
-
-
-def _tokens_left(app):
-    with app.app_context():
-        return set(db.session.scalars(select(Device.token)))
+from tests.notifications.conftest import broadcast_to, count, device_add, notification_get, tokens_left
 
 
 def test_transient_failures_are_retried_by_the_worker_for_the_failed_tokens_only(make_pg_app, fcm_settings, fcm_stub):
@@ -38,7 +21,7 @@ def test_transient_failures_are_retried_by_the_worker_for_the_failed_tokens_only
     fcm_stub.script("flaky", "UNAVAILABLE", "INTERNAL", "ok")
     for token in ("steady", "quota", "flaky"):
         device_add(app, user_create(app), token)
-    result = _broadcast(app)
+    result = broadcast_to(app)
 
     with app.app_context():
         worker = SimpleWorker([queue_get("notifications")], connection=redis_connection())
@@ -55,10 +38,10 @@ def test_transient_failures_are_retried_by_the_worker_for_the_failed_tokens_only
 
     assert sorted(fcm_stub.tokens_received()) == ["flaky", "flaky", "flaky", "quota", "quota", "steady"]
     assert fcm_stub.sent == 3
-    notification = _notification(app, result["notification_id"])
+    notification = notification_get(app, result["notification_id"])
     assert (notification.sent_count, notification.failed_count, notification.retry_count) == (3, 0, 3)
     assert notification.pushed_at is not None
-    assert _tokens_left(app) == {"steady", "quota", "flaky"}
+    assert tokens_left(app) == {"steady", "quota", "flaky"}
 
     # Running the job yet again (a duplicate enqueue, a manual re-run) sends nothing.
     with app.app_context():
@@ -71,13 +54,13 @@ def test_a_token_still_failing_after_the_last_retry_is_given_up(make_pg_app, fcm
     app = make_pg_app(JOBS_INLINE=False, **{**fcm_settings, "PUSH_RETRY_INTERVALS": [0]})
     fcm_stub.script("down", "UNAVAILABLE")
     device_add(app, user_create(app), "down")
-    result = _broadcast(app)
+    result = broadcast_to(app)
     with app.app_context():
         SimpleWorker([queue_get("notifications")], connection=redis_connection()).work(burst=True)
     assert fcm_stub.tokens_received() == ["down", "down"]  # the first try and one retry
-    notification = _notification(app, result["notification_id"])
+    notification = notification_get(app, result["notification_id"])
     assert (notification.sent_count, notification.failed_count, notification.retry_count) == (0, 1, 1)
-    assert _tokens_left(app) == {"down"}
+    assert tokens_left(app) == {"down"}
 
 
 def _claims_of_a_run(app, notification_id, token, *, claimed_at=None):
@@ -97,7 +80,7 @@ def _claims_of_a_run(app, notification_id, token, *, claimed_at=None):
 def test_a_re_run_never_sends_twice_what_was_recorded(fcm_app, fcm_stub):
     for number in range(5):
         device_add(fcm_app, user_create(fcm_app), f"tok-{number}")
-    result = _broadcast(fcm_app)
+    result = broadcast_to(fcm_app)
     assert fcm_stub.sent == 5
     with fcm_app.app_context():
         notification_push(result["notification_id"])
@@ -109,7 +92,7 @@ def test_a_re_run_never_sends_twice_what_was_recorded(fcm_app, fcm_stub):
 def test_claims_of_a_run_that_died_are_sent_again_once_and_recorded_once(fcm_app, fcm_stub):
     for number in range(5):
         device_add(fcm_app, user_create(fcm_app), f"tok-{number}")
-    result = _broadcast(fcm_app)
+    result = broadcast_to(fcm_app)
     fcm_stub.requests.clear()
     # The worker was killed between claim and record: its claims are fresh, but no live run holds their token
     # (on PostgreSQL a run holds an advisory lock on it for as long as its process lives).
@@ -118,7 +101,7 @@ def test_claims_of_a_run_that_died_are_sent_again_once_and_recorded_once(fcm_app
         notification_push(result["notification_id"])  # at once: the dead run is seen dead, no lease to wait for
         notification_push(result["notification_id"])
     assert sorted(fcm_stub.tokens_received()) == [f"tok-{number}" for number in range(5)]
-    notification = _notification(fcm_app, result["notification_id"])
+    notification = notification_get(fcm_app, result["notification_id"])
     assert notification.sent_count == 5 and notification.pushed_at is not None
     assert count(fcm_app, PushDelivery, PushDelivery.status == "sent") == 5
 
@@ -129,7 +112,7 @@ def test_claims_of_a_live_run_are_left_to_it_until_its_lease_expires(make_pg_app
     app = make_pg_app(**fcm_settings, PUSH_CLAIM_LEASE=1.5, PUSH_HTTP_TIMEOUT=0.2)
     for number in range(3):
         device_add(app, user_create(app), f"tok-{number}")
-    result = _broadcast(app)
+    result = broadcast_to(app)
     fcm_stub.requests.clear()
     with app.app_context(), _Claimer() as hung:
         # A run that is alive (its lock is held) but stuck: its claims are sent again only after the lease.
@@ -139,7 +122,7 @@ def test_claims_of_a_live_run_are_left_to_it_until_its_lease_expires(make_pg_app
         waited = time.monotonic() - started
     assert waited >= 1.4
     assert sorted(fcm_stub.tokens_received()) == ["tok-0", "tok-1", "tok-2"]
-    assert _notification(app, result["notification_id"]).sent_count == 3
+    assert notification_get(app, result["notification_id"]).sent_count == 3
 
 
 def test_recovery_enqueues_only_interrupted_recent_fan_outs_and_the_worker_runs_it_when_it_starts(
@@ -152,7 +135,7 @@ def test_recovery_enqueues_only_interrupted_recent_fan_outs_and_the_worker_runs_
     app = make_pg_app(**fcm_settings)
     for number in range(4):
         device_add(app, user_create(app), f"tok-{number}")
-    done, interrupted, old = (_broadcast(app)["notification_id"] for _ in range(3))
+    done, interrupted, old = (broadcast_to(app)["notification_id"] for _ in range(3))
     with app.app_context():
         db.session.execute(PushDelivery.__table__.update()
                            .where(PushDelivery.notification_id.in_([interrupted, old]))
@@ -173,9 +156,9 @@ def test_recovery_enqueues_only_interrupted_recent_fan_outs_and_the_worker_runs_
         # A worker starting up does the same (worker hooks), then runs what it enqueued.
         AppWorker([queue], connection=redis_connection()).work(burst=True)
     assert sorted(fcm_stub.tokens_received()) == ["tok-1", "tok-2", "tok-3"]
-    assert _notification(app, interrupted).pushed_at is not None
-    assert _notification(app, old).pushed_at is None  # outside PUSH_RECOVER_WINDOW: a stale alert is not sent
-    assert _notification(app, done).sent_count == 4
+    assert notification_get(app, interrupted).pushed_at is not None
+    assert notification_get(app, old).pushed_at is None  # outside PUSH_RECOVER_WINDOW: a stale alert is not sent
+    assert notification_get(app, done).sent_count == 4
 
 
 @pytest.mark.slow
@@ -185,9 +168,9 @@ def test_a_large_fan_out_sends_batches_of_at_most_500(make_pg_app, fcm_settings,
     app = make_pg_app(**fcm_settings)
     users = [user_create(app) for _ in range(3)]
     devices_bulk(app, [(users[number % 3], f"bulk-{number}") for number in range(1100)])
-    result = _broadcast(app)
+    result = broadcast_to(app)
     assert fcm_stub.sent == 1100 and len(set(fcm_stub.tokens_received())) == 1100
-    assert _notification(app, result["notification_id"]).sent_count == 1100
+    assert notification_get(app, result["notification_id"]).sent_count == 1100
 
 
 def test_a_push_deferred_by_quiet_hours_is_scheduled_and_sent_once_they_end(make_pg_app, fcm_settings, fcm_stub):
@@ -205,7 +188,7 @@ def test_a_push_deferred_by_quiet_hours_is_scheduled_and_sent_once_they_end(make
               "end": (now + timedelta(hours=1)).strftime("%H:%M")}
     app.test_client().patch("/api/me/notification-preferences", json={"quiet_hours": window},
                             headers=bearer(app, sleeper))
-    result = _broadcast(app)
+    result = broadcast_to(app)
     with app.app_context():
         worker = SimpleWorker([queue_get("notifications")], connection=redis_connection())
         worker.work(burst=True, with_scheduler=True)
@@ -219,5 +202,5 @@ def test_a_push_deferred_by_quiet_hours_is_scheduled_and_sent_once_they_end(make
         queue_get("notifications").enqueue(notification_push, result["notification_id"])
         worker.work(burst=True)
     assert sorted(fcm_stub.tokens_received()) == ["awake", "sleeper"]
-    notification = _notification(app, result["notification_id"])
+    notification = notification_get(app, result["notification_id"])
     assert (notification.sent_count, notification.deferred_count) == (2, 0) and notification.pushed_at is not None

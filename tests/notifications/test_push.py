@@ -4,33 +4,15 @@ answers means for the device."""
 from sqlalchemy import select
 
 from raf_network.extensions import db
-from raf_network.notifications.broadcasts import broadcast_create
-from raf_network.notifications.models import Notification, PushDelivery
-from raf_network.users.models import Device
+from raf_network.notifications.models import PushDelivery
 from tests.factories import user_create
-from tests.notifications.conftest import device_add
-
-
-def _broadcast(app, **audience):
-    with app.app_context():
-        return broadcast_create(sender_id=None, title="Obaveštenje", body="Sutra nema nastave",
-                                audience=audience or {"all": True}, data={"url": "https://raf.edu.rs"})
-
-
-def _notification(app, notification_id):
-    with app.app_context():
-        return db.session.get(Notification, notification_id)
-
-
-def _tokens_left(app):
-    with app.app_context():
-        return set(db.session.scalars(select(Device.token)))
+from tests.notifications.conftest import broadcast_to, device_add, notification_get, tokens_left
 
 
 def test_a_push_is_a_user_visible_alert_with_string_data_sent_with_the_service_account(fcm_app, fcm_stub):
     user = user_create(fcm_app, locale="en")
     device_add(fcm_app, user, "tok-1")
-    result = _broadcast(fcm_app)
+    result = broadcast_to(fcm_app)
     assert result["recipients"] == 1 and result["devices"] == 1
     (request,) = fcm_stub.requests
     message = request["message"]
@@ -59,10 +41,10 @@ def test_dead_tokens_remove_their_devices_and_other_failures_keep_them(fcm_app, 
         fcm_stub.script(token, answer)
         device_add(fcm_app, user_create(fcm_app), token)
 
-    result = _broadcast(fcm_app)
+    result = broadcast_to(fcm_app)
 
-    assert _tokens_left(fcm_app) == {"ok-1", "ok-2", "bad-payload", "apns-misconfigured"}
-    notification = _notification(fcm_app, result["notification_id"])
+    assert tokens_left(fcm_app) == {"ok-1", "ok-2", "bad-payload", "apns-misconfigured"}
+    notification = notification_get(fcm_app, result["notification_id"])
     assert (notification.sent_count, notification.invalid_token_count, notification.failed_count) == (2, 3, 2)
     assert notification.recipient_count == 7 and notification.pushed_at is not None
 
@@ -70,19 +52,19 @@ def test_dead_tokens_remove_their_devices_and_other_failures_keep_them(fcm_app, 
 def test_an_access_token_fcm_no_longer_accepts_is_refreshed_once_and_the_push_resent(fcm_app, fcm_stub):
     fcm_stub.script("tok-1", "AUTH_EXPIRED", "ok")
     device_add(fcm_app, user_create(fcm_app), "tok-1")
-    result = _broadcast(fcm_app)
+    result = broadcast_to(fcm_app)
     assert fcm_stub.tokens_received() == ["tok-1", "tok-1"]
     assert fcm_stub.token_requests == 2  # the first token, then the refresh
-    assert _notification(fcm_app, result["notification_id"]).sent_count == 1
+    assert notification_get(fcm_app, result["notification_id"]).sent_count == 1
 
 
 def test_an_answer_that_is_not_fcm_json_is_a_transient_failure(fcm_app, fcm_stub):
     fcm_stub.script("tok-1", "BAD_GATEWAY")
     device_add(fcm_app, user_create(fcm_app), "tok-1")
-    result = _broadcast(fcm_app)
-    notification = _notification(fcm_app, result["notification_id"])
+    result = broadcast_to(fcm_app)
+    notification = notification_get(fcm_app, result["notification_id"])
     # Inline there is no retry job: the last attempt gives up, and the device is kept.
     assert (notification.sent_count, notification.failed_count) == (0, 1)
-    assert _tokens_left(fcm_app) == {"tok-1"}
+    assert tokens_left(fcm_app) == {"tok-1"}
     with fcm_app.app_context():
         assert db.session.scalar(select(PushDelivery.error)) == "HTTP_502"
