@@ -76,6 +76,9 @@ class ConsoleTask(db.Model):
     kind: Mapped[str] = mapped_column(String(32))
     # planned → queued → running → done | failed; a planned task may also be cancelled.
     state: Mapped[str] = mapped_column(String(16), default="planned", index=True)
+    # The kind of a task that must not run twice at once (the portal import), while it is queued or running; None
+    # otherwise. Its unique index makes the second of two starts at the same moment fail instead of running too.
+    exclusive_kind: Mapped[str | None] = mapped_column(String(32), unique=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     # A short human description ("kol_nedelja.csv → Januarski rok 2026").
     label: Mapped[str] = mapped_column(String(255), default="")

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import defer
 
 from raf_network.console.models import ConsoleTask
@@ -123,7 +123,9 @@ def task_cancel(*, task_id, kind):
 
 def task_start_new(*, kind, label, created_by, params=None):
     """A task that needs no dry run (the portal import), queued at once. Refused (409) while another task of the
-    same kind is queued or running. Commits; the job is enqueued after the commit."""
+    same kind is queued or running — also when two starts arrive at the same moment: the task holds its kind in
+    ``exclusive_kind`` (unique) until it finishes, so the second insert fails. Commits; the job is enqueued after
+    the commit."""
     if kind not in RUNNERS:
         raise ValueError(f"no runner for console task kind {kind!r}")
     tasks_recover()  # without a worker (the embedded default) nothing else would: a dead thread's task must not block
@@ -131,10 +133,14 @@ def task_start_new(*, kind, label, created_by, params=None):
                                                             ConsoleTask.state.in_(ACTIVE_STATES)).limit(1))
     if active is not None:
         raise Conflict(f"task {active} of this kind is still running")
-    task = ConsoleTask(kind=kind, state="queued", label=label[:255], created_by_id=created_by.id,
-                       params=params or {})
+    task = ConsoleTask(kind=kind, state="queued", exclusive_kind=kind, label=label[:255],
+                       created_by_id=created_by.id, params=params or {})
     db.session.add(task)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # another start committed its task between the check above and this insert
+        db.session.rollback()
+        raise Conflict("another task of this kind was started at the same moment and is running") from None
     enqueue_after_commit(task_run, task.id)
     db.session.commit()
     return task
@@ -183,7 +189,7 @@ def task_run(task_id):
 def _finish(task_id, *, state, result=None, error=""):
     db.session.execute(update(ConsoleTask).where(ConsoleTask.id == task_id)
                        .values(state=state, result=result or {}, error=error, finished_at=_now(),
-                               input_text=None))
+                               input_text=None, exclusive_kind=None))
     db.session.commit()
 
 
@@ -194,7 +200,8 @@ def tasks_recover():
     cutoff = _now() - timedelta(seconds=current_app.config["JOB_TIMEOUT"] + 60)
     stale = db.session.execute(
         update(ConsoleTask).where(ConsoleTask.state == "running", ConsoleTask.started_at < cutoff)
-        .values(state="failed", finished_at=_now(), error="the worker running this task stopped; start it again"))
+        .values(state="failed", finished_at=_now(), exclusive_kind=None,
+                error="the worker running this task stopped; start it again"))
     db.session.commit()
     if stale.rowcount:
         log.warning("marked %d console task(s) left running by a stopped worker as failed", stale.rowcount)

@@ -1,9 +1,11 @@
 """Console tasks: a planned upload runs once, only when confirmed with its own file's hash and within an hour; a
 failing runner leaves nothing behind; a dead worker's task is marked failed; the progress page shows it all."""
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, text
 
 from raf_network.console import tasks
 from raf_network.console.models import ConsoleTask
@@ -107,6 +109,50 @@ def test_a_task_started_at_once_is_refused_while_another_runs(app, echo_runner):
         with pytest.raises(Conflict):
             tasks.task_start_new(kind=KIND, label="uvoz", created_by=_staff(app))
     assert len(echo_runner) == 1 and staff.get(f"/console/tasks/{first}").status_code == 200
+
+
+def test_two_starts_at_the_same_moment_start_one_task(pg_app, echo_runner):
+    """The check-then-insert race: another start's task is inserted but not yet committed, so the check cannot see
+    it; the unique ``exclusive_kind`` makes this start wait for it and then refuse (409), adding nothing."""
+    app = pg_app
+    ConsoleClient(app)
+    outcome = []
+
+    def start():
+        with app.test_request_context():
+            try:
+                outcome.append(tasks.task_start_new(kind=KIND, label="drugi", created_by=_staff(app)).id)
+            except Conflict as exc:
+                outcome.append(exc)
+
+    with app.app_context():
+        with db.engine.connect() as other, db.engine.connect() as watcher:
+            other.execute(insert(ConsoleTask).values(kind=KIND, state="queued", exclusive_kind=KIND, label="prvi"))
+            racer = threading.Thread(target=start)
+            racer.start()
+            deadline = time.monotonic() + 10
+            while True:  # until the racer waits for this transaction (activity is read once per transaction)
+                waiting = watcher.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                                              "'Lock' AND datname = current_database()"))
+                watcher.rollback()
+                if waiting:
+                    break
+                assert time.monotonic() < deadline and racer.is_alive(), outcome
+                time.sleep(0.02)
+            other.commit()
+            racer.join(10)
+        assert len(outcome) == 1 and isinstance(outcome[0], Conflict), outcome
+        assert db.session.scalar(select(func.count()).select_from(ConsoleTask).where(ConsoleTask.kind == KIND)) == 1
+    assert echo_runner == []
+
+
+def test_a_finished_exclusive_task_frees_its_kind(app, echo_runner):
+    ConsoleClient(app)
+    with app.test_request_context():
+        first = tasks.task_start_new(kind=KIND, label="uvoz", created_by=_staff(app)).id
+        second = tasks.task_start_new(kind=KIND, label="uvoz", created_by=_staff(app)).id
+        assert [db.session.get(ConsoleTask, task_id).exclusive_kind for task_id in (first, second)] == [None, None]
+    assert len(echo_runner) == 2
 
 
 def test_a_task_a_dead_worker_left_running_is_marked_failed(app, echo_runner):
