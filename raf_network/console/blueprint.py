@@ -44,6 +44,25 @@ ERROR_TEXTS = {
 }
 
 
+# Endpoints of the views that take an uploaded file (``takes_file``): a file as large as one ``flask import-*`` reads
+# (IMPORT_MAX_BYTES) is accepted there, not only MAX_CONTENT_LENGTH.
+FILE_ENDPOINTS = set()
+MULTIPART_OVERHEAD = 16 * 1024  # the form's other fields and the multipart boundaries around the file
+
+
+def takes_file(view):
+    """Mark a console view as one that takes an uploaded file (under its own function name as endpoint)."""
+    FILE_ENDPOINTS.add(f"{blp.name}.{view.__name__}")
+    return view
+
+
+@blp.before_request
+def _upload_limit():
+    # Registered before the CSRF check, which reads the form (and so the body) before any view runs.
+    if request.endpoint in FILE_ENDPOINTS:
+        request.max_content_length = current_app.config["IMPORT_MAX_BYTES"] + MULTIPART_OVERHEAD
+
+
 @blp.before_request
 def _csrf_check():
     # Every form of the console carries its token; a request without it (or with another session's) is refused

@@ -5,6 +5,7 @@ service's refusal as lines a person can read.
 The flow itself is ``console.tasks``: the dry run is stored as a planned task, confirming it (with the stored
 file's sha256, carried by the confirmation form) queues it once, cancelling drops it.
 """
+from flask import current_app
 from flask_wtf.file import FileField
 from wtforms import HiddenField
 
@@ -25,13 +26,19 @@ class ConfirmForm(ConsoleForm):
 
 
 def upload_text(form):
-    """The uploaded file's text, or None with the problem on ``form.file`` (no file, not UTF-8)."""
+    """The uploaded file's text, or None with the problem on ``form.file`` (no file, larger than IMPORT_MAX_BYTES
+    as ``flask import-*`` refuses it, not UTF-8). The view must be marked ``blueprint.takes_file``."""
     storage = form.file.data
     if storage is None or not getattr(storage, "filename", ""):
         form.file.errors = ["Izaberite datoteku."]
         return None
+    limit = current_app.config["IMPORT_MAX_BYTES"]
+    raw = storage.read(limit + 1)
+    if len(raw) > limit:
+        form.file.errors = [f"Datoteka je veća od {limit / 1024 / 1024:.1f} MB (IMPORT_MAX_BYTES)."]
+        return None
     try:
-        return import_text_decode(storage.read(), name=storage.filename)
+        return import_text_decode(raw, name=storage.filename)
     except SourceUnreadable as exc:
         form.file.errors = ["Datoteka nije tekst u kodnom rasporedu UTF-8; sačuvajte je kao UTF-8 i pokušajte "
                             f"ponovo. ({exc.message})"]

@@ -63,7 +63,7 @@ def import_schedule_command(source, force):
 @click.command("import-exams")
 @click.argument("source")
 @click.option("--period", required=True, help="The exam period's name; importing the same name again replaces it.")
-@click.option("--year", type=click.IntRange(2000, 2100),
+@click.option("--year", type=click.IntRange(exam_import.YEAR_MIN, exam_import.YEAR_MAX),
               help="Calendar year of the DD.MM. dates (default: the current academic year's).")
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), help="First day of the period (default: earliest date).")
 @click.option("--end", type=click.DateTime(["%Y-%m-%d"]), help="Last day of the period (default: latest date).")

@@ -35,6 +35,8 @@ from raf_network.schemas import CONTROL_CHARACTERS
 # Columns of the exam office's file; only the first six matter to the app.
 NAME, PROFESSOR, CLASSROOM, TIME, DAY, DATE = range(6)
 MIN_COLUMNS = 6
+# The calendar years an import may place the DD.MM. dates in (the CLI's --year, the console's "Godina").
+YEAR_MIN, YEAR_MAX = 2000, 2100
 # What the catalogue's columns hold (raf_network/courses/models.py: ExamEntry).
 MAX_LENGTHS = {"time": 50, "classroom": 100, "professor": 200}
 DATE_CELL = re.compile(r"^(\d{1,2})\.\s*(\d{1,2})\.?(?:\s*(\d{4})\.?)?$")

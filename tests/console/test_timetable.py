@@ -195,3 +195,23 @@ def test_a_confirmation_applies_only_what_its_dry_run_showed(embedded_app, raspo
     failed = task_wait(app, task_id)
     assert failed.state == "failed" and "changed since this file was checked" in failed.error
     assert _changes(app) == changes
+
+
+def test_an_upload_may_be_as_large_as_a_file_the_cli_imports_and_no_larger(app, raspored_text):
+    """The CSRF check reads the form before the view: the upload views' own body limit (IMPORT_MAX_BYTES) must be in
+    place before it, while every other console form keeps MAX_CONTENT_LENGTH."""
+    staff = ConsoleClient(app)
+    size = len(raspored_text.encode("utf-8"))
+    app.config.update(MAX_CONTENT_LENGTH=size // 4, IMPORT_MAX_BYTES=size + 1024)
+    task_id = planned_task_id(upload(staff, "/console/timetable/upload", raspored_text, name="raspored.csv"))
+    assert task_of(app, task_id).input_sha256
+    refused = staff.post("/console/users/role", {"user_id": "1", "role": "student", "note": "x" * size})
+    assert refused.status_code == 413 and "prevelik" in page_text(refused)
+
+    app.config.update(IMPORT_MAX_BYTES=size - 1)
+    before = tasks_count(app)
+    too_large = upload(staff, "/console/timetable/upload", raspored_text, name="raspored.csv")
+    assert too_large.status_code == 422 and "IMPORT_MAX_BYTES" in page_text(too_large)
+    app.config.update(IMPORT_MAX_BYTES=size // 8)
+    assert upload(staff, "/console/timetable/upload", raspored_text, name="raspored.csv").status_code == 413
+    assert tasks_count(app) == before

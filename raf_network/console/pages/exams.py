@@ -16,7 +16,7 @@ from wtforms.fields.choices import SelectChoice
 
 from raf_network.console.audit import audit_record
 from raf_network.console.auth import current_console_user, staff_required
-from raf_network.console.blueprint import blp
+from raf_network.console.blueprint import blp, takes_file
 from raf_network.console.forms import ActionForm, form_load
 from raf_network.console.tasks import task_cancel, task_get, task_list, task_plan, task_runner, task_start
 from raf_network.console.uploads import ConfirmForm, UploadFileForm, refusal_lines, upload_name, upload_text
@@ -38,7 +38,8 @@ class ExamUploadSchema(BaseSchema):
     period = fields.String(required=True, validate=validate.Length(
         min=1, max=200, error="Naziv roka mora imati od 1 do 200 znakova."))
     year = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(
-        min=2000, max=2100, error="Godina mora biti između 2000 i 2100."),
+        min=exam_import.YEAR_MIN, max=exam_import.YEAR_MAX,
+        error=f"Godina mora biti između {exam_import.YEAR_MIN} i {exam_import.YEAR_MAX}."),
         error_messages={"invalid": "Unesite godinu (npr. 2026)."})
     start = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Unesite datum."})
     end = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Unesite datum."})
@@ -125,6 +126,7 @@ def match_table(report):
 
 @blp.post("/exams/upload")
 @staff_required
+@takes_file
 def exam_upload():
     """Check an exam-schedule file (a dry run, nothing imported) and show its match table."""
     form = ExamUploadForm()

@@ -13,7 +13,7 @@ from wtforms import BooleanField
 
 from raf_network.console.audit import audit_record
 from raf_network.console.auth import current_console_user, staff_required
-from raf_network.console.blueprint import blp
+from raf_network.console.blueprint import blp, takes_file
 from raf_network.console.tasks import task_cancel, task_get, task_list, task_plan, task_runner, task_start
 from raf_network.console.uploads import ConfirmForm, UploadFileForm, refusal_lines, upload_name, upload_text
 from raf_network.courses.csv_import import schedule_import
@@ -50,6 +50,7 @@ def timetable_page():
 
 @blp.post("/timetable/upload")
 @staff_required
+@takes_file
 def timetable_upload():
     """Check a timetable CSV (a dry run, nothing written) and show its diff."""
     form = TimetableUploadForm()
