@@ -81,3 +81,47 @@ def test_catalogue_changes_migration_moves_delivery_change_sets_and_back(backend
             db.session.execute(text("DELETE FROM webhook_delivery"))
             db.session.commit()
             upgrade()
+
+
+@pytest.mark.parametrize("backend", ["embedded", "postgres"])
+def test_staff_hiding_migration_moves_an_officers_hide_to_its_own_flag_and_back(backend, request):
+    """0016: a profile hidden now whose latest hide/show in the audit log is an officer's hide becomes hidden by
+    staff (its own flag set back); one the person hid, or an officer showed last, stays the person's own choice."""
+    from sqlalchemy import text
+
+    from raf_network.extensions import db
+
+    app = request.getfixturevalue("embedded_app" if backend == "embedded" else "pg_app")
+    profile = text("INSERT INTO network_profile (id, first_name, last_name, biography, visible, edited_fields, "
+                   "sample, created_at, updated_at) VALUES (:id, 'P', 'Q', '', :visible, '[]', false, "
+                   "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
+    audit = text("INSERT INTO console_audit (id, created_at, actor_email, action, target, details, ip_address, "
+                 "user_agent) VALUES (:id, CURRENT_TIMESTAMP, 'o@raf.rs', :action, :target, '{}', '', '')")
+    with app.app_context():
+        try:
+            downgrade(revision="0015_console_task_exclusive")
+            db.session.execute(profile, [{"id": 1, "visible": False}, {"id": 2, "visible": False},
+                                         {"id": 3, "visible": False}, {"id": 4, "visible": True}])
+            db.session.execute(audit, [  # 1: hidden by an officer; 3: hidden, shown, then hidden by the person
+                {"id": 1, "action": "profile_hide", "target": "profile 1"},
+                {"id": 2, "action": "profile_hide", "target": "profile 3"},
+                {"id": 3, "action": "profile_show", "target": "profile 3"},
+                {"id": 4, "action": "profile_hide", "target": "profile 4"},  # shown again since by the person
+                {"id": 5, "action": "profile_hide", "target": "profile 11"}])
+            db.session.commit()
+            upgrade()
+            rows = db.session.execute(text(
+                "SELECT id, visible, hidden_by_staff FROM network_profile ORDER BY id")).all()
+            assert [tuple(row) for row in rows] == [(1, True, True), (2, False, False), (3, False, False),
+                                                    (4, True, False)]
+            db.session.rollback()
+            downgrade(revision="0015_console_task_exclusive")
+            back = db.session.execute(text("SELECT id, visible FROM network_profile ORDER BY id")).all()
+            assert [tuple(row) for row in back] == [(1, False), (2, False), (3, False), (4, True)]
+            db.session.rollback()
+        finally:
+            db.session.rollback()
+            upgrade()
+            db.session.execute(text("DELETE FROM console_audit"))
+            db.session.execute(text("DELETE FROM network_profile"))
+            db.session.commit()

@@ -79,7 +79,11 @@ class Profile(db.Model):
     social_id_1: Mapped[str | None] = mapped_column(String(100))  # the LinkedIn handle, not a URL
     picture_key: Mapped[str | None] = mapped_column(ForeignKey("media.key"), index=True)
     # False: left out of the directory and company lists; still shown as the author of what the person wrote.
+    # The person's own choice (``PATCH /api/me/profile``).
     visible: Mapped[bool] = mapped_column(Boolean, default=True)
+    # True: an officer took the person out of the directory (the console's Mreža), as ``visible`` does; the person
+    # cannot undo it, and a re-import from the portal does not touch it.
+    hidden_by_staff: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Fields of SELF_EDITABLE the person set themselves; a re-import does not overwrite them.
     edited_fields: Mapped[list] = mapped_column(JSON, default=list)
     # Fictional people of the demo network (``flask seed`` on an empty network): listed like imported alumni,

@@ -1,9 +1,11 @@
 """The network's people as officers look after them (the console's Mreža): everyone, hidden ones included, found by
 name or linked account; and hiding a person from the directory, or showing them again.
 
-Hiding is what the person's own ``PATCH /api/me/profile`` with ``visible: false`` does: out of the directory and
-the company lists (still shown as the author of what they wrote), and kept by a re-import from the portal
-(``edited_fields``). The network's cached responses are retired with the commit — only when the visibility changed.
+Hiding has the effect of the person's own ``PATCH /api/me/profile`` with ``visible: false`` — out of the directory
+and the company lists, still shown as the author of what they wrote — but is a flag of its own
+(``Profile.hidden_by_staff``): the person cannot undo it, and showing them again does not override their own
+choice. A re-import from the portal touches neither. The network's cached responses are retired with the commit —
+only when the flag changed.
 Linking an account to an imported profile is ``accounts.profile_link`` (``flask network link``).
 """
 from sqlalchemy import func, or_, select
@@ -12,8 +14,7 @@ from raf_network.errors import NotFound
 from raf_network.extensions import db
 from raf_network.network.freshness import network_changed
 from raf_network.network.models import Profile
-from raf_network.network.people import member_clause
-from raf_network.network.profile import fields_edited_mark
+from raf_network.network.people import listed_clause, member_clause
 from raf_network.users.models import User
 
 VISIBILITIES = ("visible", "hidden")
@@ -30,7 +31,7 @@ def people_search(*, text="", visibility=None, page=1, page_size=25):
         name = func.lower(Profile.first_name + " " + Profile.last_name)
         conditions.append(or_(name.contains(folded, autoescape=True), User.email.contains(folded, autoescape=True)))
     if visibility is not None:
-        conditions.append(Profile.visible.is_(visibility == "visible"))
+        conditions.append(listed_clause() if visibility == "visible" else ~listed_clause())
     joined = select(Profile).outerjoin(User, User.id == Profile.user_id).where(*conditions)
     total = db.session.scalar(select(func.count()).select_from(joined.subquery()))
     rows = db.session.execute(
@@ -41,15 +42,15 @@ def people_search(*, text="", visibility=None, page=1, page_size=25):
     return [tuple(row) for row in rows], total
 
 
-def profile_visible_set(*, profile_id, visible):
-    """Show or hide a person (NotFound for an unknown profile). Returns ``(profile, changed)``. Commits."""
+def profile_hidden_set(*, profile_id, hidden):
+    """Hide a person from the directory, or lift an officer's hiding (NotFound for an unknown profile). A person
+    who hid themselves stays hidden until they choose otherwise. Returns ``(profile, changed)``. Commits."""
     profile = db.session.get(Profile, profile_id)
     if profile is None:
         raise NotFound(f"no network profile {profile_id}")
-    changed = profile.visible != visible
+    changed = profile.hidden_by_staff != hidden
     if changed:
-        profile.visible = visible
+        profile.hidden_by_staff = hidden
         network_changed()
-    fields_edited_mark(profile, ["visible"])  # the choice holds against a re-import, as the person's own would
     db.session.commit()
     return profile, changed

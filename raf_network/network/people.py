@@ -54,8 +54,9 @@ def member_clause():
 
 
 def listed_clause():
-    """Profiles the directory lists: the visible ones among the network's people."""
-    return Profile.visible.is_(True) & member_clause()
+    """Profiles the directory lists: among the network's people, those neither hidden by themselves nor by an
+    officer."""
+    return Profile.visible.is_(True) & Profile.hidden_by_staff.is_(False) & member_clause()
 
 
 def directory_list(*, company=None):

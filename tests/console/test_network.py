@@ -1,4 +1,4 @@
-"""Mreža: the network's people (hidden ones included) hidden and shown as the person's own ``visible`` would, an
+"""Mreža: the network's people (hidden ones included) hidden and shown by an officer (a flag the person cannot undo), an
 imported profile linked to an account, companies renamed and merged, and a portal import as a console task with
 its progress and outcome — refusals that change nothing, constant queries, and the journeys in the browser
 (embedded default; PostgreSQL + Redis with Google sign-in and the RQ worker)."""
@@ -83,13 +83,32 @@ def test_hiding_a_person_takes_them_out_of_the_directory_and_showing_brings_them
     response = staff.post(f"/console/network/people/{jelena}/hide?q=o&page=1")
     assert response.status_code == 302 and response.headers["Location"] == "/console/network?q=o&page=1"
     assert _directory(app) == ["Marko Marković"]
-    assert "Jelena Zorić je skrivena u imeniku." in staff.flashed("/console/network")
+    assert "Jelena Zorić je skriven(a) u imeniku." in staff.flashed("/console/network")
     assert staff.post(f"/console/network/people/{jelena}/show").status_code == 302
     assert _directory(app) == ["Jelena Zorić", "Marko Marković"]
     assert [entry.action for entry in _audit(app, "profile_hide") + _audit(app, "profile_show")] == [
         "profile_hide", "profile_show"]
     assert _audit(app, "profile_hide")[0].target == f"profile {jelena}"
     assert staff.post("/console/network/people/999999/hide").status_code == 404
+
+
+def test_the_person_cannot_undo_an_officers_hiding_nor_an_officer_the_persons_own(app):
+    staff = ConsoleClient(app)
+    alumna = user_create(app, role="alumni")
+    jelena = profile_add(app, first_name="Jelena", last_name="Zorić", user_id=alumna)
+    own = {**bearer(app, alumna), "Content-Type": "application/json"}
+    client = app.test_client()
+    assert staff.post(f"/console/network/people/{jelena}/hide").status_code == 302
+    assert "skriven(a) službeno" in page_text(staff.get("/console/network"))
+    assert client.patch("/api/me/profile", json={"visible": True}, headers=own).status_code == 200
+    assert _directory(app) == []  # the person's own "visible" does not lift an officer's hiding
+    assert client.patch("/api/me/profile", json={"visible": False}, headers=own).status_code == 200
+    assert staff.post(f"/console/network/people/{jelena}/show").status_code == 302
+    assert "i dalje skriven(a) svojim izborom" in staff.flashed("/console/network")
+    assert _directory(app) == []  # nor does an officer's showing override the person's own choice
+    assert "skriven(a) svojim izborom" in page_text(staff.get("/console/network"))
+    assert client.patch("/api/me/profile", json={"visible": True}, headers=own).status_code == 200
+    assert _directory(app) == ["Jelena Zorić"]
 
 
 def test_a_refused_csrf_token_changes_nothing(embedded_app):
@@ -303,7 +322,7 @@ def test_an_officer_hides_a_person_and_merges_two_companies(staff_page):
     page.get_by_label("Pretraga (ime ili e-adresa naloga)").fill("zorić")
     page.get_by_role("button", name="Traži").click()
     page.get_by_role("button", name="Sakrij Jelena Zorić").click()
-    assert "skrivena u imeniku" in page.inner_text(".messages")
+    assert "skriven(a) u imeniku" in page.inner_text(".messages")
     assert page.get_by_role("button", name="Prikaži Jelena Zorić").is_visible()
     assert _directory(app, base) == ["Marko Marković"]
 

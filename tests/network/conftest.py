@@ -39,11 +39,12 @@ def image_bytes(size=(64, 48), colour=(200, 30, 30), fmt="PNG", **options):
 
 
 def profile_add(app, *, first_name="Ana", last_name="Anić", user_id=None, portal_id=None, sample=False,
-                visible=True, biography="", social_id_1=None, picture=None, edited_fields=()):
+                visible=True, hidden_by_staff=False, biography="", social_id_1=None, picture=None, edited_fields=()):
     """A profile; ``picture``: image bytes stored through the real picture pipeline. Returns its id."""
     with app.app_context():
         profile = Profile(first_name=first_name, last_name=last_name, user_id=user_id, portal_id=portal_id,
-                          sample=sample, visible=visible, biography=biography, social_id_1=social_id_1,
+                          sample=sample, visible=visible, hidden_by_staff=hidden_by_staff, biography=biography,
+                          social_id_1=social_id_1,
                           edited_fields=list(edited_fields))
         if picture is not None:
             profile.picture_key = picture_store(data=picture, max_bytes=app.config["MAX_PICTURE_BYTES"]).key

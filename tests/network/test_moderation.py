@@ -1,13 +1,13 @@
 """Officers' moderation of the network's people (the console's Mreža): everyone listed, hidden ones included;
-hiding is what the person's own ``visible: false`` does — out of the directory and the company lists, kept by a
-re-import — and retires the cached responses only when something changed."""
+hiding has the effect of the person's own ``visible: false`` — out of the directory and the company lists — as a
+flag of its own, kept by a re-import, and retires the cached responses only when something changed."""
 import pytest
 
 from raf_network.cache.generations import generations_read
 from raf_network.errors import NotFound
 from raf_network.extensions import db
 from raf_network.network.models import Profile
-from raf_network.network.moderation import people_search, profile_visible_set
+from raf_network.network.moderation import people_search, profile_hidden_set
 from raf_network.network.portal_import import portal_import
 from tests.conftest import count_queries
 from tests.factories import bearer, user_create
@@ -66,22 +66,23 @@ def test_hiding_takes_a_person_out_of_the_directory_and_company_lists_at_once(ap
     assert listed("/api/alumni-users") == ["Jelena Zorić", "Marko Marković"]  # now cached
     assert listed(f"/api/alumni-users?company={company}") == ["Jelena Zorić"]
     with app.test_request_context():
-        profile, changed = profile_visible_set(profile_id=jelena, visible=False)
-        assert changed and not profile.visible and "visible" in profile.edited_fields
+        profile, changed = profile_hidden_set(profile_id=jelena, hidden=True)
+        assert changed and profile.hidden_by_staff and profile.visible and profile.edited_fields == []
     assert listed("/api/alumni-users") == ["Marko Marković"]
     assert listed(f"/api/alumni-users?company={company}") == []
+    assert _names(app, visibility="hidden") == (["Jelena Zorić"], 1)
     with app.test_request_context():
-        profile_visible_set(profile_id=jelena, visible=True)
+        profile_hidden_set(profile_id=jelena, hidden=False)
     assert listed("/api/alumni-users") == ["Jelena Zorić", "Marko Marković"]
 
 
 def test_hiding_someone_already_hidden_retires_nothing(app):
-    hidden = profile_add(app, portal_id=1, visible=False, edited_fields=["visible"])
+    hidden = profile_add(app, portal_id=1, hidden_by_staff=True)
     before = _network_generation(app)
     with app.test_request_context():
-        assert profile_visible_set(profile_id=hidden, visible=False)[1] is False
+        assert profile_hidden_set(profile_id=hidden, hidden=True)[1] is False
         with pytest.raises(NotFound):
-            profile_visible_set(profile_id=999999, visible=False)
+            profile_hidden_set(profile_id=999999, hidden=True)
     assert _network_generation(app) == before
 
 
@@ -92,7 +93,7 @@ def test_a_re_import_keeps_a_person_hidden(embedded_app):
             portal_import(url=portal.url)
             profile = db.session.query(Profile).filter_by(portal_id=7).one()
         with app.test_request_context():
-            profile_visible_set(profile_id=profile.id, visible=False)
+            profile_hidden_set(profile_id=profile.id, hidden=True)
         with app.app_context():
             portal_import(url=portal.url)
-            assert db.session.get(Profile, profile.id).visible is False
+            assert db.session.get(Profile, profile.id).hidden_by_staff is True

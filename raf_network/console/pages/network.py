@@ -2,9 +2,10 @@
 account — hidden from the directory or shown again, and an imported profile linked to the account of its alumnus.
 Its companies: ``network_companies``; the portal import it starts: ``network_import``.
 
-Through ``network.moderation``: ``people_search`` and ``profile_visible_set`` (what the person's own
-``PATCH /api/me/profile`` ``visible`` does: out of ``GET /api/alumni-users`` and the company lists, kept by a
-re-import); and ``network.accounts.profile_link`` (``flask network link``). The network's cached responses are
+Through ``network.moderation``: ``people_search`` and ``profile_hidden_set`` (the effect of the person's own
+``PATCH /api/me/profile`` ``visible: false`` — out of ``GET /api/alumni-users`` and the company lists — as a flag of
+its own, which the person cannot undo and a re-import keeps); and ``network.accounts.profile_link``
+(``flask network link``). The network's cached responses are
 retired with each change's commit.
 """
 from flask import flash, redirect, render_template, request, url_for
@@ -66,23 +67,28 @@ def network_page():
 @blp.post("/network/people/<int:profile_id>/hide")
 @staff_required
 def profile_hide(profile_id):
-    """Hide a person from the directory and the company lists."""
-    return _visible_set(profile_id, visible=False)
+    """Hide a person from the directory and the company lists (the person cannot undo it)."""
+    return _hidden_set(profile_id, hidden=True)
 
 
 @blp.post("/network/people/<int:profile_id>/show")
 @staff_required
 def profile_show(profile_id):
-    """Show a hidden person in the directory again."""
-    return _visible_set(profile_id, visible=True)
+    """Lift an officer's hiding (a person who hid themselves stays hidden)."""
+    return _hidden_set(profile_id, hidden=False)
 
 
-def _visible_set(profile_id, *, visible):
-    profile, changed = moderation.profile_visible_set(profile_id=profile_id, visible=visible)
-    audit_record("profile_show" if visible else "profile_hide", target=f"profile {profile.id}",
+def _hidden_set(profile_id, *, hidden):
+    profile, changed = moderation.profile_hidden_set(profile_id=profile_id, hidden=hidden)
+    audit_record("profile_hide" if hidden else "profile_show", target=f"profile {profile.id}",
                  details={"name": display_name(profile), "changed": changed})
-    flash(f"{display_name(profile) or 'Osoba'} je {'ponovo vidljiva' if visible else 'skrivena'} u imeniku.",
-          "success")
+    name = display_name(profile) or "Osoba"
+    if hidden:
+        flash(f"{name} je skriven(a) u imeniku.", "success")
+    elif profile.visible:
+        flash(f"{name} je ponovo vidljiv(a) u imeniku.", "success")
+    else:
+        flash(f"{name} više nije skriven(a) službeno, ali je i dalje skriven(a) svojim izborom.", "success")
     return redirect(url_for("console.network", **_list_args()))
 
 
