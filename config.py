@@ -145,7 +145,6 @@ class Config:
         self.PUSH_BATCH_SIZE = env.int("PUSH_BATCH_SIZE", 500)
         # Seconds before each retry of the tokens that failed transiently (exponential backoff).
         self.PUSH_RETRY_INTERVALS = env.list("PUSH_RETRY_INTERVALS", [30, 120, 480, 1920], subcast=int)
-        self.PUSH_HTTP_CONNECTIONS = env.int("PUSH_HTTP_CONNECTIONS", 100)
         self.PUSH_HTTP_TIMEOUT = env.float("PUSH_HTTP_TIMEOUT", 10.0)
         # Deliveries claimed, sent and recorded together: at most this many pushes are in flight when a worker
         # dies, and only those can reach a phone twice after the restart. Sent PUSH_CONCURRENCY at a time (one
@@ -270,8 +269,8 @@ class Config:
             raise ConfigError("PUSH_BATCH_SIZE must be between 1 and 500 (FCM's limit per send)")
         if not 1 <= self.PUSH_CHUNK_SIZE <= self.PUSH_BATCH_SIZE:
             raise ConfigError("PUSH_CHUNK_SIZE must be between 1 and PUSH_BATCH_SIZE")
-        if not 1 <= self.PUSH_CONCURRENCY <= self.PUSH_HTTP_CONNECTIONS:
-            raise ConfigError("PUSH_CONCURRENCY must be between 1 and PUSH_HTTP_CONNECTIONS")
+        if not 1 <= self.PUSH_CONCURRENCY <= 500:
+            raise ConfigError("PUSH_CONCURRENCY must be between 1 and 500 (a connection to FCM per sending thread)")
         # Worst case for one chunk: each round of PUSH_CONCURRENCY requests may take a connect attempt, its one
         # retry and a read, each up to PUSH_HTTP_TIMEOUT. A shorter lease would let a slow run's claims be sent twice.
         rounds = -(-self.PUSH_CHUNK_SIZE // self.PUSH_CONCURRENCY)

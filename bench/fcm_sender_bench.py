@@ -92,14 +92,14 @@ def run(total, service_account_path):
                             lambda batch: messaging.send_each(batch, app=app).success_count, batches))
 
     config = {"FIREBASE_CREDENTIALS": str(service_account_path), "FIREBASE_PROJECT_ID": None, "FCM_URL": None,
-              "PUSH_HTTP_CONNECTIONS": 100, "PUSH_HTTP_TIMEOUT": 10.0, "PUSH_CONCURRENCY": CONCURRENCY,
+              "PUSH_HTTP_TIMEOUT": 10.0, "PUSH_CONCURRENCY": CONCURRENCY,
               "PUSH_ANDROID_CHANNEL": "raf_notifications"}
     sender = FcmSender(config, name="bench")
     contents = _contents()
     items = [PushItem(token=f"tok-{number}", content=contents[number % 2]) for number in range(total)]
     item_batches = [items[start:start + BATCH] for start in range(0, total, BATCH)]
     sender.send(item_batches[0][:1])
-    results.append(_measure(f"this app's REST sender (`notifications/push.py`: urllib3 pool, {CONCURRENCY} threads)",
+    results.append(_measure(f"this app's REST sender (`notifications/push.py`: http.client, {CONCURRENCY} threads)",
                             lambda batch: sum(result.outcome == SENT for result in sender.send(batch)),
                             item_batches))
     return results

@@ -62,9 +62,11 @@ def worker_main(stats_path):
         def report():
             while True:
                 rss, hwm = _memory()
-                Path(stats_path).write_text(json.dumps(
+                partial = Path(f"{stats_path}.tmp")  # replaced in one step: the driver never reads half a file
+                partial.write_text(json.dumps(
                     {"ready": True, "statements": statements[0], "rss_before": before[0], "rss": rss, "hwm": hwm,
                      "cpu": time.process_time()}))
+                os.replace(partial, stats_path)
                 time.sleep(0.05)
 
         threading.Thread(target=report, daemon=True).start()

@@ -6,19 +6,20 @@ reference says: the token is dead (remove the device), try again later, or give 
 the would-be pushes in ``push_log`` instead of sending.
 
 Why the REST API and not firebase-admin's ``messaging.send_each``: a fan-out is CPU-bound, and ``send_each`` (one
-requests/google-auth call per message on a new 500-thread pool per batch) costs about three times the CPU per
-message of one pooled urllib3 request, which puts 10,000 devices well past the 10 s target on one worker (measured:
+requests/google-auth call per message on a new 500-thread pool per batch) costs several times the CPU per
+message of this sender, which puts 10,000 devices well past the 10 s target on one worker (measured:
 docs/benchmarks.md, "Push sender: firebase-admin vs the REST API"); it also cannot be pointed at an emulator or a
 stub (its endpoint is fixed). Only public APIs are used: google-auth's service-account credentials and transport
-for the OAuth token (scope ``firebase.messaging``), urllib3 for the requests, and the message and error formats of
-FCM's REST reference (``projects.messages`` and ``ErrorCode``).
+for the OAuth token (scope ``firebase.messaging``), the standard library's ``http.client`` for the requests
+(``fcm_http``: a keep-alive connection per sending thread), and the message and error formats of FCM's REST
+reference (``projects.messages`` and ``ErrorCode``).
 
 Every message carries ``notification_id`` in its data and the notification's collapse id (Android ``collapse_key``,
 APNs ``apns-collapse-id``): FCM has no idempotency key, so a message whose request reached FCM but whose answer was
 lost (a worker killed mid-send, a read timeout) may be sent again, and these make the repeat replace the first on
 the device instead of showing twice.
 
-The sender (credentials, connection pool, threads) is created on first use, once per process and configuration.
+The sender (credentials, threads and their connections) is created on first use, once per process and configuration.
 """
 import json
 import logging
@@ -31,6 +32,7 @@ from flask import current_app
 from sqlalchemy import insert
 
 from raf_network.extensions import db
+from raf_network.notifications.fcm_http import NoAnswer, ThreadConnections
 
 log = logging.getLogger(__name__)
 
@@ -187,34 +189,21 @@ _senders_lock = threading.Lock()
 
 
 class FcmSender:
-    """What sending needs, once per process and configuration: the OAuth credentials, one urllib3 connection pool of
-    ``PUSH_HTTP_CONNECTIONS`` to FCM (or a proxy from the environment) and ``PUSH_CONCURRENCY`` sending threads."""
+    """What sending needs, once per process and configuration: the OAuth credentials, ``PUSH_CONCURRENCY`` sending
+    threads and a keep-alive connection per thread to FCM (or through a proxy from the environment): ``fcm_http``."""
 
     def __init__(self, config, *, name):
-        import urllib3
         from google.auth.transport.requests import Request
 
         self.credentials, project_id = _credentials(config)
         self.android_channel = config["PUSH_ANDROID_CHANNEL"]
         base = (config.get("FCM_URL") or FCM_HOST).rstrip("/")
         self.url = base + SEND_PATH.format(project_id)
-        # Transient failures are retried per token by the job (RQ Retry with backoff), so the HTTP layer must not
-        # also sleep on 500/503. A refused connection is retried once (nothing was sent); a request without an
-        # answer is not (FCM may have it), so a copy is sent only by the job's backoff retry.
-        timeout = config["PUSH_HTTP_TIMEOUT"]
-        pool_options = {
-            "num_pools": 2, "maxsize": config["PUSH_HTTP_CONNECTIONS"], "block": True,
-            "timeout": urllib3.Timeout(connect=timeout, read=timeout),
-            "retries": urllib3.Retry(total=None, connect=1, read=0, status=0, redirect=0, other=0,
-                                     allowed_methods=None, raise_on_status=False),
-            "ca_certs": _ca_bundle(),
-        }
-        proxy = _environment_proxy(base)
-        if proxy:
-            self.endpoint, self.target = urllib3.ProxyManager(proxy, **pool_options), self.url
-        else:  # one host: its pool, without the PoolManager's lookup per request
-            self.endpoint = urllib3.PoolManager(**pool_options).connection_from_url(self.url)
-            self.target = urllib3.util.parse_url(self.url).request_uri
+        # Transient failures are retried per token by the job (RQ Retry with backoff), so the HTTP layer does not
+        # also sleep on 500/503: a connection that cannot be made is tried once more (nothing was sent); a request
+        # without an answer is not (FCM may have it), so a copy is sent only by the job's backoff retry.
+        self.connections = ThreadConnections(self.url, timeout=config["PUSH_HTTP_TIMEOUT"], ca_bundle=_ca_bundle(),
+                                             proxy=_environment_proxy(base))
         self.pool = ThreadPoolExecutor(max_workers=config["PUSH_CONCURRENCY"], thread_name_prefix=f"{name}-send")
         self.auth_request = Request()
         self.auth_lock = threading.Lock()
@@ -243,49 +232,37 @@ class FcmSender:
     def post(self, headers, message, token):
         """One ``messages:send`` request; its outcome, never an exception (one message's surprise must not lose the
         outcomes of the others)."""
-        import urllib3
-
         # The body is spliced from the message serialized once: `{"message":{"token":…,<the rest>}}`.
         body = ('{"message":{"token":' + json.dumps(token) + "," + message[1:] + "}").encode()
         try:
-            response = self.endpoint.urlopen("POST", self.target, body=body, headers=headers)
-            if response.status == 401 and not _fcm_error_code(response):
+            status, data = self.connections.exchange(body, headers)
+            if status == 401 and not _fcm_error_code(data):
                 # The access token expired or was revoked early: refresh once, as google-auth's own session does.
-                response = self.endpoint.urlopen("POST", self.target, body=body, headers=self.headers(refresh=True))
-        except urllib3.exceptions.HTTPError as exc:
-            return _network_failure(exc)
+                status, data = self.connections.exchange(body, self.headers(refresh=True))
+        except NoAnswer as exc:
+            log.warning("FCM request failed without an answer: %s", exc)
+            return PushResult(RETRY, exc.code)
         except Exception as exc:  # noqa: BLE001
             log.exception("FCM send to one token failed unexpectedly")
             return PushResult(RETRY, type(exc).__name__)
-        if 200 <= response.status < 300:
+        if 200 <= status < 300:
             return PushResult(SENT)
-        return push_error_classify(response.status, _json(response))
+        return push_error_classify(status, _json(data))
 
 
-def _json(response):
+def _json(data):
     try:
-        return json.loads(response.data)
+        return json.loads(data)
     except ValueError:
         return None
 
 
-def _fcm_error_code(response):
+def _fcm_error_code(data):
     """FCM's own ErrorCode in an answer (a 401 with THIRD_PARTY_AUTH_ERROR is about APNs, not our token)."""
-    reply = _json(response)
+    reply = _json(data)
     details = ((reply or {}).get("error") or {}).get("details") or () if isinstance(reply, dict) else ()
     return next((d.get("errorCode") for d in details if isinstance(d, dict) and d.get("@type") == FCM_ERROR_TYPE),
                 None)
-
-
-def _network_failure(exc):
-    """No answer: refused or reset before the request (nothing reached FCM), or none to a request that was sent
-    (FCM may have it: the job's backoff retry may deliver a second copy, which the collapse id folds into one)."""
-    import urllib3
-
-    reason = getattr(exc, "reason", None) or exc
-    code = "DEADLINE_EXCEEDED" if isinstance(reason, urllib3.exceptions.TimeoutError) else "UNAVAILABLE"
-    log.warning("FCM request failed without an answer: %s", exc)
-    return PushResult(RETRY, code)
 
 
 def _ca_bundle():
@@ -305,8 +282,8 @@ def _environment_proxy(url):
 def _sender():
     config = current_app.config
     key = (config["PUSH_BACKEND"], config.get("FIREBASE_CREDENTIALS"), config.get("FIREBASE_PROJECT_ID"),
-           config.get("FCM_URL"), config["PUSH_HTTP_CONNECTIONS"], config["PUSH_HTTP_TIMEOUT"],
-           config["PUSH_CONCURRENCY"], config["PUSH_ANDROID_CHANNEL"])
+           config.get("FCM_URL"), config["PUSH_HTTP_TIMEOUT"], config["PUSH_CONCURRENCY"],
+           config["PUSH_ANDROID_CHANNEL"])
     with _senders_lock:
         sender = _senders.get(key)
         if sender is None:
