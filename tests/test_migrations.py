@@ -85,39 +85,53 @@ def test_catalogue_changes_migration_moves_delivery_change_sets_and_back(backend
 
 @pytest.mark.parametrize("backend", ["embedded", "postgres"])
 def test_staff_hiding_migration_moves_an_officers_hide_to_its_own_flag_and_back(backend, request):
-    """0016: a profile hidden now whose latest hide/show in the audit log is an officer's hide becomes hidden by
-    staff (its own flag set back); one the person hid, or an officer showed last, stays the person's own choice."""
+    """0016: a profile hidden now whose latest hide/show in the audit log is an officer's hide that changed
+    something, with nothing changed since, becomes hidden by staff (the person's own flag set back); every other
+    hidden profile stays hidden by the person's own choice."""
+    import json
+
     from sqlalchemy import text
 
     from raf_network.extensions import db
 
     app = request.getfixturevalue("embedded_app" if backend == "embedded" else "pg_app")
+    before, hide, after = "2026-01-01 10:00:00+00:00", "2026-01-01 11:00:00+00:00", "2026-01-01 12:00:00+00:00"
     profile = text("INSERT INTO network_profile (id, first_name, last_name, biography, visible, edited_fields, "
-                   "sample, created_at, updated_at) VALUES (:id, 'P', 'Q', '', :visible, '[]', false, "
-                   "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
+                   "sample, created_at, updated_at) VALUES (:id, 'P', 'Q', '', :visible, :edited, false, "
+                   ":updated, :updated)")
     audit = text("INSERT INTO console_audit (id, created_at, actor_email, action, target, details, ip_address, "
-                 "user_agent) VALUES (:id, CURRENT_TIMESTAMP, 'o@raf.rs', :action, :target, '{}', '', '')")
+                 "user_agent) VALUES (:id, :at, 'o@raf.rs', :action, :target, :details, '', '')")
+    changed, unchanged = json.dumps({"changed": True}), json.dumps({"changed": False})
     with app.app_context():
         try:
             downgrade(revision="0015_console_task_exclusive")
-            db.session.execute(profile, [{"id": 1, "visible": False}, {"id": 2, "visible": False},
-                                         {"id": 3, "visible": False}, {"id": 4, "visible": True}])
-            db.session.execute(audit, [  # 1: hidden by an officer; 3: hidden, shown, then hidden by the person
-                {"id": 1, "action": "profile_hide", "target": "profile 1"},
-                {"id": 2, "action": "profile_hide", "target": "profile 3"},
-                {"id": 3, "action": "profile_show", "target": "profile 3"},
-                {"id": 4, "action": "profile_hide", "target": "profile 4"},  # shown again since by the person
-                {"id": 5, "action": "profile_hide", "target": "profile 11"}])
+            db.session.execute(profile, [
+                {"id": 1, "visible": False, "edited": '["visible", "biography"]', "updated": before},  # an officer's
+                {"id": 2, "visible": False, "edited": '["visible"]', "updated": before},  # the person's: no entry
+                {"id": 3, "visible": False, "edited": '["visible"]', "updated": before},  # hidden, shown, then own
+                {"id": 4, "visible": True, "edited": '["visible"]', "updated": before},  # shown again by the person
+                {"id": 5, "visible": False, "edited": '["visible"]', "updated": before},  # hide that changed nothing
+                {"id": 6, "visible": False, "edited": '["visible"]', "updated": after}])  # changed since the hide
+            db.session.execute(audit, [
+                {"id": 1, "at": hide, "action": "profile_hide", "target": "profile 1", "details": changed},
+                {"id": 2, "at": before, "action": "profile_hide", "target": "profile 3", "details": changed},
+                {"id": 3, "at": hide, "action": "profile_show", "target": "profile 3", "details": changed},
+                {"id": 4, "at": hide, "action": "profile_hide", "target": "profile 4", "details": changed},
+                {"id": 5, "at": hide, "action": "profile_hide", "target": "profile 5", "details": unchanged},
+                {"id": 6, "at": hide, "action": "profile_hide", "target": "profile 6", "details": changed}])
             db.session.commit()
             upgrade()
             rows = db.session.execute(text(
-                "SELECT id, visible, hidden_by_staff FROM network_profile ORDER BY id")).all()
-            assert [tuple(row) for row in rows] == [(1, True, True), (2, False, False), (3, False, False),
-                                                    (4, True, False)]
+                "SELECT id, visible, hidden_by_staff, edited_fields FROM network_profile ORDER BY id")).all()
+            assert [tuple(row[:3]) for row in rows] == [(1, True, True), (2, False, False), (3, False, False),
+                                                        (4, True, False), (5, False, False), (6, False, False)]
+            edited = rows[0][3] if isinstance(rows[0][3], list) else json.loads(rows[0][3])
+            assert edited == ["biography"]  # an officer's hide is not something the person changed
             db.session.rollback()
             downgrade(revision="0015_console_task_exclusive")
             back = db.session.execute(text("SELECT id, visible FROM network_profile ORDER BY id")).all()
-            assert [tuple(row) for row in back] == [(1, False), (2, False), (3, False), (4, True)]
+            assert [tuple(row) for row in back] == [(1, False), (2, False), (3, False), (4, True), (5, False),
+                                                    (6, False)]
             db.session.rollback()
         finally:
             db.session.rollback()

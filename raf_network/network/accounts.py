@@ -167,6 +167,8 @@ def _profile_merge(*, source, target):
         if field not in edited:
             edited.append(field)
     target.edited_fields = edited
+    # An officer's hiding of either profile holds for the merged one (the person cannot undo it by linking).
+    target.hidden_by_staff = bool(target.hidden_by_staff or source.hidden_by_staff)
     old_picture = source.picture_key
     db.session.execute(delete(Profile).where(Profile.id == source.id))
     db.session.flush()  # the account's user_id is free before the imported profile takes it

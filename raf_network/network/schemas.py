@@ -190,7 +190,11 @@ class MyProfileSchema(AlumniUserSchema):
     """The caller's own profile: the ``AlumniUser`` everyone sees, plus what only its owner sees."""
 
     visible = fields.Boolean(dump_only=True, metadata={
-        "description": "false: left out of the directory and company lists; still shown as the author of posts"})
+        "description": "Your own choice. false: left out of the directory and company lists; still shown as the "
+                       "author of posts"})
+    hidden_by_staff = fields.Boolean(dump_only=True, metadata={
+        "description": "true: a faculty officer left you out of the directory and company lists, whatever "
+                       "'visible' says"})
     imported = fields.Function(lambda profile: profile.portal_id is not None, dump_only=True, metadata={
         "description": "The profile comes from the alumni portal (a re-import keeps what you edited)"})
     edited_fields = fields.List(fields.String(), dump_only=True, metadata={

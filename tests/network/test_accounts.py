@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from raf_network.extensions import db
 from raf_network.network.models import Comment, EmploymentHistory, Media, Post, Profile
+from raf_network.network.moderation import profile_hidden_set
 from tests.factories import bearer, user_create
 from tests.network.conftest import (
     company_add,
@@ -139,6 +140,21 @@ def test_link_moves_what_the_accounts_own_profile_wrote_and_deletes_it(app):
     feed = client.get("/api/posts", headers=headers).get_json()
     assert {post["author"]["full_name"] for post in feed} == {"Jelena Zorić", "Drugi Anić"}
     assert feed[0]["comments"][0]["author"]["id"] == imported
+
+
+def test_link_keeps_an_officers_hiding_of_the_accounts_own_profile(app):
+    account = user_create(app, role="alumni", email="jelena@gmail.com")
+    headers = bearer(app, account)
+    client = app.test_client()
+    own_profile = client.patch("/api/me/profile", json={"biography": "Moja"}, headers=headers).get_json()["id"]
+    imported = profile_add(app, first_name="Jelena", last_name="Zorić", portal_id=12)
+    with app.test_request_context():
+        profile_hidden_set(profile_id=own_profile, hidden=True)
+    result = app.test_cli_runner().invoke(args=["network", "link", "jelena@gmail.com", str(imported)])
+    assert result.exit_code == 0, result.output
+    me = client.get("/api/me/profile", headers=headers).get_json()
+    assert (me["id"], me["hidden_by_staff"], me["visible"]) == (imported, True, True)  # the owner sees why
+    assert _directory(app, user_create(app)) == []
 
 
 def test_link_refuses_with_a_clear_message_and_writes_nothing(app):

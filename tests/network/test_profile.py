@@ -51,7 +51,8 @@ def test_a_profile_is_created_by_the_first_edit_and_reads_back(app):
     assert shape_errors(profile, "AlumniUser") == []
     assert profile | {"id": 0} == {
         "id": 0, "full_name": "Iva Ivić", "biography": "Prvi red\nDrugi red", "profile_picture": None,
-        "social_id_1": "iva-ivic", "visible": True, "imported": False, "edited_fields": ["biography", "social_id_1"]}
+        "social_id_1": "iva-ivic", "visible": True, "hidden_by_staff": False, "imported": False,
+        "edited_fields": ["biography", "social_id_1"]}
     again = _me(app, student)
     assert again.get_json() == profile and again.headers["Cache-Control"] == "private, no-store"
 
