@@ -150,7 +150,8 @@ class Config:
         # dies, and only those can reach a phone twice after the restart. Sent PUSH_CONCURRENCY at a time (one
         # round trip per chunk when they are equal: FCM answers in tens of milliseconds). 100 rather than 50: the
         # claim and record statements per chunk are a fixed cost, and halving them took the 10,000-device fan-out
-        # from 10.1-10.5 s to 7.5-8.1 s on one worker (docs/benchmarks.md, "Push fan-out").
+        # on one worker from 10.1-10.5 s to 7.5-8.1 s when the push step ran alone (docs/benchmarks.md, "Push
+        # fan-out"; in a full bench run it took the http.client sender as well to get below 10 s).
         self.PUSH_CHUNK_SIZE = env.int("PUSH_CHUNK_SIZE", 100)
         self.PUSH_CONCURRENCY = env.int("PUSH_CONCURRENCY", 100)
         # Seconds a claim stays valid when its run cannot be seen dead (SQLite, a hung worker); then it is sent

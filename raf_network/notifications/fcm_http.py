@@ -37,7 +37,7 @@ class ThreadConnections:
         self.path = target.path
         self.timeout = timeout
         self.tls = ssl.create_default_context(cafile=ca_bundle) if self.https else None
-        self.proxy = urlsplit(proxy) if proxy else None
+        self.proxy = _proxy_parse(proxy) if proxy else None
         self.local = threading.local()
 
     def exchange(self, body, headers):
@@ -51,6 +51,9 @@ class ThreadConnections:
         except (OSError, http.client.HTTPException) as exc:
             connection.close()  # its state is unknown: the next request gets a new one
             raise NoAnswer(_code(exc), exc) from exc
+        except BaseException:
+            connection.close()  # whatever went wrong mid-request must not leave the thread's connection half used
+            raise
 
     def _connection(self):
         connection = getattr(self.local, "connection", None)
@@ -92,6 +95,19 @@ class ThreadConnections:
             except OSError as exc:
                 connection.close()
                 raise NoAnswer(_code(exc), exc) from exc
+
+
+class ProxyUnsupported(ValueError):
+    """The environment names a proxy this sender cannot use."""
+
+
+def _proxy_parse(proxy):
+    """The proxy's URL, ``http://`` when it names none (``HTTPS_PROXY=proxy.corp:3128``, as requests reads it).
+    Only plain-HTTP proxies: the tunnel to FCM is TLS end to end, the hop to the proxy is not."""
+    parsed = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    if parsed.scheme != "http" or not parsed.hostname:
+        raise ProxyUnsupported(f"the proxy {proxy!r} is not usable: only http://host:port proxies are supported")
+    return parsed
 
 
 def _closed_by_peer(sock):

@@ -1,4 +1,5 @@
-"""The one module that talks to Firebase Cloud Messaging, through FCM's documented HTTP v1 REST API.
+"""How pushes reach Firebase Cloud Messaging, through FCM's documented HTTP v1 REST API (its HTTP connections:
+``fcm_http``).
 
 ``push_send(items)`` sends up to 500 messages, ``PUSH_CONCURRENCY`` at a time on a thread pool kept for the
 process, and returns one ``PushResult`` per item once all of them are answered, classified the way FCM's error
@@ -32,7 +33,7 @@ from flask import current_app
 from sqlalchemy import insert
 
 from raf_network.extensions import db
-from raf_network.notifications.fcm_http import NoAnswer, ThreadConnections
+from raf_network.notifications.fcm_http import NoAnswer, ProxyUnsupported, ThreadConnections
 
 log = logging.getLogger(__name__)
 
@@ -202,8 +203,11 @@ class FcmSender:
         # Transient failures are retried per token by the job (RQ Retry with backoff), so the HTTP layer does not
         # also sleep on 500/503: a connection that cannot be made is tried once more (nothing was sent); a request
         # without an answer is not (FCM may have it), so a copy is sent only by the job's backoff retry.
-        self.connections = ThreadConnections(self.url, timeout=config["PUSH_HTTP_TIMEOUT"], ca_bundle=_ca_bundle(),
-                                             proxy=_environment_proxy(base))
+        try:
+            self.connections = ThreadConnections(self.url, timeout=config["PUSH_HTTP_TIMEOUT"],
+                                                 ca_bundle=_ca_bundle(), proxy=_environment_proxy(base))
+        except ProxyUnsupported as exc:
+            raise PushConfigurationError(str(exc)) from None
         self.pool = ThreadPoolExecutor(max_workers=config["PUSH_CONCURRENCY"], thread_name_prefix=f"{name}-send")
         self.auth_request = Request()
         self.auth_lock = threading.Lock()

@@ -38,9 +38,10 @@ def test_fcm_not_answering_within_the_timeout_is_a_transient_failure():
 
 class _ClosingServer:
     """Answers one request per connection, then closes it without saying so (no ``Connection: close``), as a
-    server closing an idle keep-alive connection does."""
+    server closing an idle keep-alive connection does; ``keep_alive``: answers every request of a connection."""
 
-    def __init__(self):
+    def __init__(self, *, keep_alive=False):
+        self.keep_alive = keep_alive
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.connections = 0
         self.closed = threading.Semaphore(0)  # released once per connection it has closed
@@ -55,14 +56,20 @@ class _ClosingServer:
                 return
             self.connections += 1
             with client:
-                request = b""
-                while not request.endswith(b"{}"):  # the headers, then the 2-byte body the test sends
-                    chunk = client.recv(65536)
-                    if not chunk:
-                        break
-                    request += chunk
-                client.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+                while self._answer(client) and self.keep_alive:
+                    pass
             self.closed.release()
+
+    @staticmethod
+    def _answer(client):
+        request = b""
+        while not request.endswith(b"{}"):  # the headers, then the 2-byte body the tests send
+            chunk = client.recv(65536)
+            if not chunk:
+                return False
+            request += chunk
+        client.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        return True
 
     def close(self):
         self.listener.close()
@@ -83,11 +90,46 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_not_reused():
         server.close()
 
 
-def test_the_production_path_tls_to_fcm_through_the_environments_proxy_reaches_the_stub(fcm_stub, tmp_path,
-                                                                                         monkeypatch):
-    proxy = TlsInterceptingProxy(fcm_stub, tmp_path).start()
+def test_a_thread_keeps_its_connection_from_one_request_to_the_next():
+    server = _ClosingServer(keep_alive=True)
     try:
-        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        connections = ThreadConnections(f"http://127.0.0.1:{server.listener.getsockname()[1]}/v1/send", timeout=5,
+                                        ca_bundle=None)
+        assert [connections.exchange(b"{}", {"Content-Length": "2"}) for _ in range(3)] == [(200, b"{}")] * 3
+        assert server.connections == 1
+    finally:
+        server.close()
+
+
+def test_a_surprise_mid_request_leaves_the_thread_a_usable_connection():
+    server = _ClosingServer(keep_alive=True)
+    try:
+        connections = ThreadConnections(f"http://127.0.0.1:{server.listener.getsockname()[1]}/v1/send", timeout=5,
+                                        ca_bundle=None)
+        with pytest.raises(UnicodeEncodeError):  # a header http.client cannot encode, after the request line
+            connections.exchange(b"{}", {"Content-Length": "2", "X-Name": "Đorđe"})
+        assert connections.exchange(b"{}", {"Content-Length": "2"}) == (200, b"{}")
+    finally:
+        server.close()
+
+
+def test_a_proxy_the_sender_cannot_use_stops_it_at_once(fcm_stub, tmp_path, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "https://proxy.example:443")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    config = {"FIREBASE_CREDENTIALS": str(service_account(tmp_path, token_uri=f"{fcm_stub.url}/token")),
+              "FIREBASE_PROJECT_ID": None, "FCM_URL": None, "PUSH_HTTP_TIMEOUT": 5.0, "PUSH_CONCURRENCY": 1,
+              "PUSH_ANDROID_CHANNEL": "raf_notifications"}
+    with pytest.raises(push.PushConfigurationError, match="only http://host:port proxies"):
+        push.FcmSender(config, name="proxy-test")
+
+
+@pytest.mark.parametrize("spelled", ["http://host:port", "host:port"])
+def test_the_production_path_tls_to_fcm_through_the_environments_proxy_reaches_the_stub(fcm_stub, tmp_path,
+                                                                                         monkeypatch, spelled):
+    proxy = TlsInterceptingProxy(fcm_stub, tmp_path).start()
+    try:  # a proxy without a scheme is plain HTTP, as requests reads it
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url if spelled == "http://host:port" else proxy.url[len("http://"):])
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", proxy.ca_path)
         for name in ("NO_PROXY", "no_proxy", "CURL_CA_BUNDLE"):
             monkeypatch.delenv(name, raising=False)
