@@ -30,6 +30,7 @@ from sqlalchemy import select, update
 from raf_network.console.audit import audit_record
 from raf_network.console.blueprint import blp
 from raf_network.console.models import ConsoleLink, ConsoleSession
+from raf_network.console.session import SESSION_KEY
 from raf_network.errors import ApiError, Forbidden, Unauthorized
 from raf_network.extensions import db
 from raf_network.users.auth import token_hash
@@ -45,7 +46,6 @@ ADMIN_ROLES = ("admin",)
 LINK_LIFETIME = timedelta(minutes=15)
 LINK_PATH = "/console/link/"
 CALLBACK_PATH = "/console/login/google/callback"
-SESSION_KEY = "console_session"
 NEXT_KEY = "console_next"
 # last_seen_at is written at most this often: a page and its assets are one write, not several.
 SEEN_WRITE_INTERVAL = timedelta(seconds=30)

@@ -2,11 +2,12 @@
 answers never stored by a cache, errors as pages, the navigation. (Who is signed in: ``auth``.)"""
 import logging
 
-from flask import Blueprint, abort, current_app, g, render_template, request
+from flask import Blueprint, abort, current_app, g, render_template, request, session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from raf_network.console.session import SESSION_KEY
 from raf_network.errors import ApiError
 from raf_network.extensions import db
 
@@ -58,8 +59,9 @@ def takes_file(view):
 
 @blp.before_request
 def _upload_limit():
-    # Registered before the CSRF check, which reads the form (and so the body) before any view runs.
-    if request.endpoint in FILE_ENDPOINTS:
+    # Registered before the CSRF check, which reads the form (and so the body) before any view runs; only for a
+    # browser with a console session (checked by the views), so an anonymous request keeps MAX_CONTENT_LENGTH.
+    if request.endpoint in FILE_ENDPOINTS and session.get(SESSION_KEY):
         request.max_content_length = current_app.config["IMPORT_MAX_BYTES"] + MULTIPART_OVERHEAD
 
 

@@ -12,6 +12,7 @@ from flask.sessions import SecureCookieSessionInterface
 from raf_network.extensions import NoSessionInterface
 
 CONSOLE_PREFIX = "/console"
+SESSION_KEY = "console_session"  # the cookie session's key holding the console session's secret
 
 
 def console_request():

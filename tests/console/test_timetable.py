@@ -1,6 +1,8 @@
 """Raspored: a timetable CSV → its diff (created / updated old → new / removed, the students affected), nothing
 written → confirm (a job, once) or cancel; the webhook's mass-deletion guard with its explicit "I know"; bad rows
 422; CSRF, 404, 409; constant queries; the journey in the browser."""
+import io
+
 import requests
 from sqlalchemy import func, select
 
@@ -214,4 +216,8 @@ def test_an_upload_may_be_as_large_as_a_file_the_cli_imports_and_no_larger(app, 
     assert too_large.status_code == 422 and "IMPORT_MAX_BYTES" in page_text(too_large)
     app.config.update(IMPORT_MAX_BYTES=size // 8)
     assert upload(staff, "/console/timetable/upload", raspored_text, name="raspored.csv").status_code == 413
+    app.config.update(IMPORT_MAX_BYTES=size + 1024)  # a browser without a console session keeps the small limit
+    anonymous = app.test_client().post("/console/timetable/upload", content_type="multipart/form-data",
+                                       data={"file": (io.BytesIO(raspored_text.encode("utf-8")), "raspored.csv")})
+    assert anonymous.status_code == 413
     assert tasks_count(app) == before
