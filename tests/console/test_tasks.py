@@ -131,9 +131,10 @@ def test_two_starts_at_the_same_moment_start_one_task(pg_app, echo_runner):
             racer = threading.Thread(target=start)
             racer.start()
             deadline = time.monotonic() + 10
+            holder = other.scalar(text("SELECT pg_backend_pid()"))
             while True:  # until the racer waits for this transaction (activity is read once per transaction)
-                waiting = watcher.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
-                                              "'Lock' AND datname = current_database()"))
+                waiting = watcher.scalar(text("SELECT count(*) FROM pg_stat_activity "
+                                              "WHERE :holder = ANY(pg_blocking_pids(pid))"), {"holder": holder})
                 watcher.rollback()
                 if waiting:
                     break
