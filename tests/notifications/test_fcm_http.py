@@ -4,6 +4,7 @@ to fcm.googleapis.com through the environment's HTTPS proxy, checked against the
 the stub (through its TLS-intercepting proxy), so nothing leaves 127.0.0.1."""
 import socket
 import threading
+from contextlib import contextmanager
 
 import pytest
 
@@ -75,42 +76,38 @@ class _ClosingServer:
         self.listener.close()
 
 
-def test_a_connection_the_server_closed_while_idle_is_replaced_not_reused():
-    server = _ClosingServer()
+@contextmanager
+def _served(*, keep_alive):
+    """A ``_ClosingServer`` and the sender's connections to it."""
+    server = _ClosingServer(keep_alive=keep_alive)
     try:
-        connections = ThreadConnections(f"http://127.0.0.1:{server.listener.getsockname()[1]}/v1/send", timeout=5,
+        yield server, ThreadConnections(f"http://127.0.0.1:{server.listener.getsockname()[1]}/v1/send", timeout=5,
                                         ca_bundle=None)
+    finally:
+        server.close()
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_not_reused():
+    with _served(keep_alive=False) as (server, connections):
         answers = []
         for _ in range(3):
             answers.append(connections.exchange(b"{}", {"Content-Length": "2"}))
             assert server.closed.acquire(timeout=5)  # the server has closed it before the next request
         assert answers == [(200, b"{}")] * 3
         assert server.connections == 3
-    finally:
-        server.close()
 
 
 def test_a_thread_keeps_its_connection_from_one_request_to_the_next():
-    server = _ClosingServer(keep_alive=True)
-    try:
-        connections = ThreadConnections(f"http://127.0.0.1:{server.listener.getsockname()[1]}/v1/send", timeout=5,
-                                        ca_bundle=None)
+    with _served(keep_alive=True) as (server, connections):
         assert [connections.exchange(b"{}", {"Content-Length": "2"}) for _ in range(3)] == [(200, b"{}")] * 3
         assert server.connections == 1
-    finally:
-        server.close()
 
 
 def test_a_surprise_mid_request_leaves_the_thread_a_usable_connection():
-    server = _ClosingServer(keep_alive=True)
-    try:
-        connections = ThreadConnections(f"http://127.0.0.1:{server.listener.getsockname()[1]}/v1/send", timeout=5,
-                                        ca_bundle=None)
+    with _served(keep_alive=True) as (_server, connections):
         with pytest.raises(UnicodeEncodeError):  # a header http.client cannot encode, after the request line
             connections.exchange(b"{}", {"Content-Length": "2", "X-Name": "Đorđe"})
         assert connections.exchange(b"{}", {"Content-Length": "2"}) == (200, b"{}")
-    finally:
-        server.close()
 
 
 def test_a_proxy_the_sender_cannot_use_stops_it_at_once(fcm_stub, tmp_path, monkeypatch):
